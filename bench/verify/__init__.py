@@ -1,0 +1,1 @@
+"""Verifiers: turn a model's sample into a reward (math equivalence, code tests, chat rewards)."""
