@@ -1,0 +1,103 @@
+"""Predictions-file submissions: predictions made elsewhere, handed in as a parquet file.
+
+For a predictor trained on your own GPU (e.g. a LoRA probe on a 7B model), hand in
+``submissions/<name>/predictions/<task>/<bank>.parquet`` with columns
+
+``query_id``                      the bank's query ids (string);
+``prediction``                    for ``success_prob`` and ``preference`` banks, in [0, 1];
+``delta_1`` ... ``delta_<b_max>`` for ``marginal_rewards`` banks, finite.
+
+Rules: every asked id must be present exactly once; ids that are not in the bank are an
+error (a sign of predictions for another bank); ids of the bank that were not asked for
+(e.g. its train split) are ignored.  Other columns are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import PredictorContractError
+from bench.predictors.base import TARGET_KINDS, TestView, check_predictions
+
+
+def prediction_columns(target_kind: str, b_max: int) -> list[str]:
+    """The prediction column names a file for this target kind must have."""
+    if TARGET_KINDS.get(target_kind) == "vector":
+        return [f"delta_{j}" for j in range(1, b_max + 1)]
+    return ["prediction"]
+
+
+def predictions_path(directory: Path, task: str, bank: str) -> Path:
+    """Where a predictions submission keeps its file for (task, bank)."""
+    return directory / "predictions" / task / f"{bank}.parquet"
+
+
+def _preview(ids: Iterable[str], limit: int = 3) -> str:
+    ids = list(ids)
+    shown = ", ".join(repr(i) for i in ids[:limit])
+    return shown + (f", ... ({len(ids)} in all)" if len(ids) > limit else "")
+
+
+def read_predictions_file(path: Path, test: TestView, bank_ids: Iterable[str]) -> np.ndarray:
+    """Read ``path`` and return validated predictions in ``test.query_ids`` order.
+
+    Parameters
+    ----------
+    path : Path
+        The parquet file.
+    test : TestView
+        The queries asked for (their order is the output order).
+    bank_ids : iterable of str
+        Every query id of the bank: ids outside it are rejected.
+
+    Raises
+    ------
+    PredictorContractError
+        Missing file or columns, duplicate ids, ids not in the bank, asked ids missing,
+        NaN/inf, probabilities outside [0, 1].
+    """
+    if not path.is_file():
+        raise PredictorContractError(
+            f"{path}: no predictions file for task {test.task!r}, bank {test.bank!r}"
+        )
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as err:
+        raise PredictorContractError(f"{path}: cannot read parquet: {err}") from err
+    columns = prediction_columns(test.target_kind, test.b_max)
+    missing_cols = [c for c in ["query_id", *columns] if c not in frame.columns]
+    if missing_cols:
+        raise PredictorContractError(
+            f"{path}: missing column(s) {', '.join(missing_cols)}; a {test.target_kind} "
+            f"bank needs query_id, {', '.join(columns)}"
+        )
+    ids = frame["query_id"].astype(str)
+    dup = ids[ids.duplicated()].unique().tolist()
+    if dup:
+        raise PredictorContractError(f"{path}: duplicate query_id(s) {_preview(dup)}")
+    known = set(map(str, bank_ids))
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise PredictorContractError(
+            f"{path}: query_id(s) not in bank {test.bank!r}: {_preview(unknown)}"
+        )
+    by_id = pd.Series(np.arange(len(ids)), index=ids.to_numpy())
+    asked = [str(i) for i in test.query_ids]
+    absent = [i for i in asked if i not in by_id.index]
+    if absent:
+        raise PredictorContractError(
+            f"{path}: no prediction for {len(absent)} of the {len(asked)} asked queries: "
+            f"{_preview(absent)}"
+        )
+    rows = by_id.loc[asked].to_numpy()
+    try:
+        values = frame[columns].to_numpy(dtype=np.float64)[rows]
+    except (TypeError, ValueError) as err:
+        raise PredictorContractError(f"{path}: non-numeric prediction column: {err}") from err
+    if TARGET_KINDS[test.target_kind] == "scalar":
+        values = values[:, 0]
+    return check_predictions(values, test.target_kind, len(asked), test.b_max, source=str(path))
