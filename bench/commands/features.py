@@ -1,0 +1,54 @@
+"""``bench features``: add a feature matrix to a bank (``features/<name>.npy`` + manifest entry).
+
+Examples::
+
+    bench features --bank tasks/gsm8k/banks/mixtral-vs-gpt4 --extractor minilm
+    bench features --task gsm8k --bank mixtral-vs-gpt4 --extractor lm-last-hidden:gemma3-270m
+    bench features --bank path/to/bank --extractor lm-last-hidden:google/gemma-3-1b-it \\
+        --chat-template --device cuda --batch-size 64
+
+An interrupted run resumes from its last finished chunk when rerun with the same arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.bank import resolve_bank_dir
+from bench.features.base import EXTRACTORS, make_extractor
+from bench.features.compute import extract_features
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``bench features``."""
+    parser.add_argument("--bank", required=True,
+                        help="bank folder, or a bank name of --task (under tasks/<task>/banks/)")
+    parser.add_argument("--task", default=None, help="task whose bank --bank names")
+    parser.add_argument("--extractor", required=True, metavar="SPEC",
+                        help=f"one of {sorted(EXTRACTORS)}; lm-last-hidden takes a model: "
+                             "lm-last-hidden:gemma3-270m (PyPI GGUF), a local path, or a hub id")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, ...")
+    parser.add_argument("--batch-size", type=int, default=16, help="prompts per forward pass (default 16)")
+    parser.add_argument("--chunk-size", type=int, default=256,
+                        help="prompts per saved chunk, the unit of resumption (default 256)")
+    parser.add_argument("--max-tokens", type=int, default=None,
+                        help="token limit per prompt (default: minilm 256, right-truncated; "
+                             "LMs 2048, left-truncated)")
+    parser.add_argument("--chat-template", action="store_true",
+                        help="LM extractors: encode each prompt as a user turn of the model's chat template")
+    parser.add_argument("--name", default=None,
+                        help="feature name to write (default: derived from the spec, see docs/features.md)")
+    parser.add_argument("--overwrite", action="store_true", help="recompute a feature the bank already has")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compute the features, write them into the bank, print the name written."""
+    bank_dir = resolve_bank_dir(args.bank, args.task)
+    extractor = make_extractor(args.extractor, device=args.device, chat_template=args.chat_template,
+                               max_tokens=args.max_tokens)
+    result = extract_features(bank_dir, extractor, chunk_size=args.chunk_size, batch_size=args.batch_size,
+                              name=args.name, overwrite=args.overwrite, progress=not args.no_progress)
+    reused = f", {result.chunks_reused}/{result.chunks_total} chunks resumed" if result.chunks_reused else ""
+    print(f"{result.name}: {result.shape[0]} x {result.shape[1]} float32 -> {result.path}{reused}")
+    return 0

@@ -1,0 +1,195 @@
+"""Compute a feature matrix for a bank in resumable chunks and record it in the bank.
+
+The bank's prompts (``queries.parquet``'s ``prompt`` column, in file order) are split into
+chunks of ``chunk_size`` rows; each chunk is encoded in batches of ``batch_size`` and saved as
+``features/.partial/<name>/chunk-XXXXX.npy`` as soon as it is done.  ``state.json`` beside the
+chunks records what they belong to: the sha256 of ``queries.parquet``, the extractor spec, the
+chunk size and the extractor's ``producer()`` description.  A rerun with the same state skips
+the chunks already on disk; a rerun with anything different discards them and starts over.
+When every chunk is done the matrix is assembled, written with :func:`bench.bank.write_features`
+(which records it in ``manifest.json`` and rewrites the checksums) and the partial folder is
+deleted.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.bank import read_manifest, read_queries, write_features
+from bench.features.base import FeatureExtractionError, FeatureExtractor
+from bench.fileio import atomic_write_bytes, atomic_write_json, sha256_file
+
+PARTIAL_FORMAT = "hardbench-features-partial/1"
+
+
+@dataclass(frozen=True)
+class FeatureRun:
+    """What :func:`extract_features` did.
+
+    Attributes
+    ----------
+    name : str
+        Feature name written (``features/<name>.npy``).
+    path : Path
+        The written ``.npy`` file.
+    shape : tuple of int
+        ``(n_queries, dim)``.
+    chunks_total, chunks_reused : int
+        Number of chunks, and how many were found finished from an interrupted run.
+    """
+
+    name: str
+    path: Path
+    shape: tuple[int, int]
+    chunks_total: int
+    chunks_reused: int
+
+
+def partial_dir(bank_dir: Path, name: str) -> Path:
+    """Folder holding the finished chunks of an unfinished run."""
+    return Path(bank_dir) / "features" / ".partial" / name
+
+
+def _chunk_path(folder: Path, index: int) -> Path:
+    return folder / f"chunk-{index:05d}.npy"
+
+
+def _save_chunk(path: Path, matrix: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(matrix, dtype=np.float32), allow_pickle=False)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _load_chunk(path: Path, rows: int) -> np.ndarray | None:
+    """A finished chunk, or None if it is missing or not the expected float32 ``(rows, d)`` matrix."""
+    if not path.is_file():
+        return None
+    try:
+        matrix = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if matrix.dtype != np.float32 or matrix.ndim != 2 or matrix.shape[0] != rows:
+        return None
+    return matrix
+
+
+def _prepare_partial(folder: Path, state: dict[str, Any], progress: bool) -> None:
+    """Keep ``folder`` if its state matches ``state``; otherwise empty it and write the new state."""
+    state_path = folder / "state.json"
+    if state_path.is_file():
+        try:
+            previous = json.loads(state_path.read_text())
+        except json.JSONDecodeError:
+            previous = None
+        if previous == state:
+            return
+        if progress:
+            print(f"{folder}: partial results are for different inputs or settings; starting over",
+                  file=sys.stderr)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    atomic_write_json(state_path, state)
+
+
+def _remove_partial(bank_dir: Path, folder: Path) -> None:
+    shutil.rmtree(folder)
+    parent = Path(bank_dir) / "features" / ".partial"
+    if parent.is_dir() and not any(parent.iterdir()):
+        parent.rmdir()
+
+
+def extract_features(bank_dir: Path, extractor: FeatureExtractor, *, chunk_size: int = 256,
+                     batch_size: int = 16, name: str | None = None, overwrite: bool = False,
+                     progress: bool = True,
+                     after_chunk: Callable[[int], None] | None = None) -> FeatureRun:
+    """Encode every prompt of a bank with ``extractor`` and add the matrix to the bank.
+
+    Parameters
+    ----------
+    bank_dir : Path
+        The bank folder.
+    extractor : FeatureExtractor
+        See :func:`bench.features.base.make_extractor`.
+    chunk_size : int
+        Prompts per saved chunk (the unit of resumption).
+    batch_size : int
+        Prompts per forward pass.
+    name : str or None
+        Feature name; defaults to ``extractor.name``.
+    overwrite : bool
+        Replace a feature of the same name already in the bank (otherwise that is an error).
+    progress : bool
+        Show a tqdm progress bar (prompts done) on stderr.
+    after_chunk : callable or None
+        Called with the chunk index after each newly computed chunk is saved (a hook for
+        monitoring; the tests use it to simulate an interruption).
+
+    Returns
+    -------
+    FeatureRun
+    """
+    from tqdm import tqdm
+
+    bank_dir = Path(bank_dir)
+    if chunk_size < 1 or batch_size < 1:
+        raise FeatureExtractionError(f"chunk size and batch size must be >= 1, got {chunk_size} "
+                                     f"and {batch_size}")
+    name = name or extractor.name
+    manifest = read_manifest(bank_dir)
+    if name in manifest.get("features", {}) and not overwrite:
+        raise FeatureExtractionError(f"{bank_dir}: already has features {name!r}; pass --overwrite "
+                                     "to recompute them")
+    prompts = read_queries(bank_dir)["prompt"].tolist()
+    n_chunks = -(-len(prompts) // chunk_size)
+    state = {"format": PARTIAL_FORMAT, "name": name, "spec": extractor.spec,
+             "queries_sha256": sha256_file(bank_dir / "queries.parquet"),
+             "n_queries": len(prompts), "chunk_size": chunk_size, "producer": extractor.producer()}
+    folder = partial_dir(bank_dir, name)
+    _prepare_partial(folder, state, progress)
+
+    chunks: list[np.ndarray | None] = [
+        _load_chunk(_chunk_path(folder, c), len(prompts[c * chunk_size:(c + 1) * chunk_size]))
+        for c in range(n_chunks)]
+    reused = sum(chunk is not None for chunk in chunks)
+    done_rows = sum(len(chunk) for chunk in chunks if chunk is not None)
+    with tqdm(total=len(prompts), initial=done_rows, unit="prompt", desc=name, file=sys.stderr,
+              disable=not progress, dynamic_ncols=True) as bar:
+        for c in range(n_chunks):
+            if chunks[c] is not None:
+                continue
+            texts = prompts[c * chunk_size:(c + 1) * chunk_size]
+            parts = []
+            for start in range(0, len(texts), batch_size):
+                parts.append(_check_batch(extractor, texts[start:start + batch_size]))
+                bar.update(len(parts[-1]))
+            chunks[c] = np.concatenate(parts)
+            _save_chunk(_chunk_path(folder, c), chunks[c])
+            if after_chunk is not None:
+                after_chunk(c)
+    matrix = (np.concatenate([chunk for chunk in chunks if chunk is not None]) if chunks
+              else np.zeros((0, 0), dtype=np.float32))
+    path = write_features(bank_dir, name, matrix, state["producer"])
+    _remove_partial(bank_dir, folder)
+    return FeatureRun(name=name, path=path, shape=(int(matrix.shape[0]), int(matrix.shape[1])),
+                      chunks_total=n_chunks, chunks_reused=reused)
+
+
+def _check_batch(extractor: FeatureExtractor, texts: list[str]) -> np.ndarray:
+    """Encode one batch and check the extractor kept its contract (rows, 2-d, finite)."""
+    out = np.asarray(extractor.encode(texts), dtype=np.float32)
+    if out.ndim != 2 or out.shape[0] != len(texts):
+        raise FeatureExtractionError(f"extractor {extractor.spec!r} returned shape {out.shape} for "
+                                     f"{len(texts)} texts")
+    if not np.isfinite(out).all():
+        raise FeatureExtractionError(f"extractor {extractor.spec!r} returned NaN or infinite values")
+    return out
