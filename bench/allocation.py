@@ -1,0 +1,240 @@
+"""Allocators: turn (predicted) marginal rewards into a budget per query (the paper's section 3.2).
+
+Every allocator returns a float vector ``b`` of per-query budgets with the *fractional*
+semantics of :func:`bench.estimators.expected_reward`: a query with b = 2.25 gets 3 samples
+with probability 0.25 and 2 otherwise.  This makes non-integer mean budgets exact (the
+mean of ``b`` is exactly the requested budget) and breaks ties without arbitrary choices.
+
+- :func:`allocate_greedy`   online allocation: solve Eq. 5 for a batch.  Greedy on
+  non-increasing marginals is exact; it is computed as a threshold search, fully vectorized.
+- :class:`OfflineBinPolicy` offline allocation: bins of predicted difficulty fitted on a
+  held-out split, one budget per bin, applied to each test query independently.
+- :func:`allocate_uniform`  the same budget for everyone (best-of-k with k = B; for routing,
+  random routing with probability B).
+
+Routing is the special case of one unit per query (budget 0 = weak, 1 = strong): routing
+the top B fraction by predicted preference is ``allocate_greedy`` with one column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: units sampled to bracket the allocation threshold (only affects speed, never the result)
+_SAMPLE_UNITS = 200_000
+
+
+def allocate_uniform(n_queries: int, budget: float, caps: np.ndarray | None = None) -> np.ndarray:
+    """Budget ``budget`` for every query, capped at ``caps`` (samples available)."""
+    b = np.full(n_queries, float(budget))
+    return b if caps is None else np.minimum(b, caps)
+
+
+def _count_at_least(delta: np.ndarray, avail: np.ndarray, threshold: float, strict: bool) -> np.ndarray:
+    """Per row, how many of the first ``avail`` (non-increasing) entries are >= (or >) threshold.
+
+    A vectorized binary search over columns: log2(n_columns) gathers of one value per row.
+    """
+    rows = np.arange(delta.shape[0])
+    lo = np.zeros(delta.shape[0], dtype=np.int64)
+    hi = avail.astype(np.int64).copy()
+    while True:
+        active = lo < hi
+        if not active.any():
+            return lo
+        mid = (lo + hi) // 2
+        values = delta[rows, np.minimum(mid, delta.shape[1] - 1)]
+        ok = (values > threshold) if strict else (values >= threshold)
+        ok &= active
+        lo = np.where(ok, mid + 1, lo)
+        hi = np.where(active & ~ok, mid, hi)
+
+
+def _kth_largest(delta: np.ndarray, avail: np.ndarray, k: int, rng: np.random.Generator) -> float:
+    """The k-th largest value among the available units (row i's first avail[i] columns).
+
+    Exact.  A random sample of units brackets the answer; only units inside the bracket
+    are gathered and partitioned.  Falls back to a full partition if the bracket misses.
+    """
+    n_units = int(avail.sum())
+    n_rows, n_cols = delta.shape
+    rank_fraction = k / n_units
+    sample_size = min(_SAMPLE_UNITS, n_units)
+    rows = rng.choice(n_rows, size=sample_size, p=avail / n_units)
+    cols = (rng.random(sample_size) * avail[rows]).astype(np.int64)
+    sample = np.sort(delta[rows, cols])[::-1]
+    margin = 4.0 / np.sqrt(sample_size) + 2.0 / sample_size
+    for _ in range(3):
+        top = sample[max(int((rank_fraction - margin) * sample_size), 0)]
+        bottom = sample[min(int(np.ceil((rank_fraction + margin) * sample_size)), sample_size - 1)]
+        above = _count_at_least(delta, avail, top, strict=True)
+        through = _count_at_least(delta, avail, bottom, strict=False)
+        n_above, n_through = int(above.sum()), int(through.sum())
+        if n_above < k <= n_through:
+            if top == bottom:
+                return float(top)
+            lengths = through - above
+            row_idx = np.repeat(np.arange(n_rows), lengths)
+            offsets = np.arange(row_idx.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            values = delta[row_idx, np.repeat(above, lengths) + offsets]
+            kk = k - n_above
+            return float(np.partition(values, values.size - kk)[values.size - kk])
+        margin *= 4
+    mask = np.arange(n_cols)[None, :] < avail[:, None]
+    values = delta[mask]
+    return float(np.partition(values, values.size - k)[values.size - k])
+
+
+def allocate_greedy(
+    delta: np.ndarray,
+    total_budget: float,
+    caps: np.ndarray | None = None,
+    *,
+    min_budget: int = 0,
+    seed: int = 0,
+) -> np.ndarray:
+    """Online allocation: maximise sum_i q_i(b_i) s.t. sum_i b_i = total_budget (Eq. 5).
+
+    Units are taken in order of decreasing marginal reward; among equal marginals, lower
+    levels first (so equal rows get equal budgets) and the last tied level is shared
+    fractionally.  For non-increasing rows this is the exact optimum of the integer
+    program whenever ``total_budget`` is an integer, and of its natural fractional
+    relaxation otherwise.
+
+    Parameters
+    ----------
+    delta : ndarray, shape (n_queries, b_max)
+        (Predicted) marginal rewards; rows must be non-increasing.
+    total_budget : float
+        B * n_queries: the units to spend.  All of it is spent (up to the caps).
+    caps : ndarray of int, shape (n_queries,), optional
+        Most units each query may get (its sample count); default b_max.
+    min_budget : int
+        Units every query gets first (chat needs b >= 1).
+    seed : int
+        Seeds the sampler that brackets the threshold (speed only: the result is exact).
+
+    Returns
+    -------
+    ndarray of float, shape (n_queries,)
+    """
+    delta = np.asarray(delta)
+    n_rows, n_cols = delta.shape
+    caps = np.full(n_rows, n_cols, dtype=np.int64) if caps is None else np.minimum(caps, n_cols).astype(np.int64)
+    if min_budget > 0:
+        base = np.minimum(caps, min_budget)
+        rest = allocate_greedy(delta[:, min_budget:], total_budget - base.sum(), caps - base, seed=seed) \
+            if n_cols > min_budget else np.zeros(n_rows)
+        return base + rest
+    if total_budget < -1e-9:
+        raise ValueError(f"total budget {total_budget} is below the minimum budget")
+    total_budget = max(float(total_budget), 0.0)
+    if total_budget >= caps.sum():
+        return caps.astype(np.float64)
+    if total_budget == 0:
+        return np.zeros(n_rows)
+    k = int(np.ceil(total_budget - 1e-9))
+    threshold = _kth_largest(delta, caps, k, np.random.default_rng(seed))
+    above = _count_at_least(delta, caps, threshold, strict=True)
+    tied = _count_at_least(delta, caps, threshold, strict=False) - above
+    return above + _share_tied_levels(tied, total_budget - above.sum())
+
+
+def _share_tied_levels(tied: np.ndarray, units: float) -> np.ndarray:
+    """Spread ``units`` over tied units level by level; the last level gets a fraction."""
+    extra = np.zeros(tied.shape[0])
+    level = 1
+    while units > 1e-12:
+        eligible = tied >= level
+        n_eligible = int(eligible.sum())
+        if n_eligible == 0:
+            break
+        share = min(1.0, units / n_eligible)
+        extra[eligible] += share
+        units -= share * n_eligible
+        level += 1
+    return extra
+
+
+@dataclass(frozen=True)
+class OfflineBinPolicy:
+    """Offline allocation: a fixed budget per bin of a scalar difficulty score.
+
+    Attributes
+    ----------
+    edges : ndarray
+        Inner bin edges over the score (``np.searchsorted(edges, s, side="right")`` gives the bin).
+    budgets : ndarray
+        Budget of each bin (fractional semantics), len(edges) + 1 entries.
+    """
+
+    edges: np.ndarray
+    budgets: np.ndarray
+
+    def apply(self, scores: np.ndarray, caps: np.ndarray | None = None) -> np.ndarray:
+        """Budget of each query from its bin; each query is handled independently."""
+        b = self.budgets[np.searchsorted(self.edges, scores, side="right")]
+        return b if caps is None else np.minimum(b, caps)
+
+
+def fit_offline_bins(
+    scores: np.ndarray,
+    q_table: np.ndarray,
+    budget: float,
+    n_bins: int = 10,
+    *,
+    min_budget: int = 0,
+) -> OfflineBinPolicy:
+    """Fit bins on a held-out split and solve Eq. 5 with one budget per bin.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (m,)
+        The predictor's scalar difficulty score on the held-out queries (higher = more
+        benefit expected from the first unit, e.g. predicted lambda or p(S > W)).
+    q_table : ndarray, shape (m, b_max + 1)
+        The held-out queries' expected rewards from the bank (their labels are part of the
+        training data, not the test set).  NaN beyond a query's samples is treated as
+        "no further gain".
+    budget : float
+        Mean budget B per query.
+    n_bins : int
+        Number of quantile bins (fewer when scores tie).
+
+    Notes
+    -----
+    With a budget vector per bin, the gain of raising bin k from level j to j+1 is the bin's
+    mean marginal at j per unit of budget; the bins' mean curves are concave, so the greedy
+    over (bin, level) pairs, weighted by bin size, solves the problem exactly (the last
+    pair fractionally).
+    """
+    quantiles = np.quantile(scores, np.linspace(0, 1, n_bins + 1)[1:-1])
+    edges = np.unique(quantiles)
+    bins = np.searchsorted(edges, scores, side="right")
+    n_bin = len(edges) + 1
+    filled = _fill_forward(q_table)
+    sizes = np.bincount(bins, minlength=n_bin).astype(np.float64)
+    mean_q = np.zeros((n_bin, q_table.shape[1]))
+    np.add.at(mean_q, bins, filled)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_q = np.where(sizes[:, None] > 0, mean_q / np.maximum(sizes[:, None], 1), 0.0)
+    mean_delta = np.minimum.accumulate(np.diff(mean_q, axis=1), axis=1)
+    # A bin is a block of identical queries: allocate units of "one level for the whole bin",
+    # costing its size.  Weighting by size turns it into the per-query greedy on repeated rows.
+    repeated = np.repeat(mean_delta, sizes.astype(np.int64), axis=0)
+    per_query = allocate_greedy(repeated, budget * sizes.sum(), min_budget=min_budget)
+    starts = np.concatenate([[0], np.cumsum(sizes.astype(np.int64))[:-1]])
+    bin_budgets = np.array([per_query[s:s + int(z)].mean() if z > 0 else float(budget)
+                            for s, z in zip(starts, sizes)])
+    return OfflineBinPolicy(edges=edges, budgets=bin_budgets)
+
+
+def _fill_forward(q_table: np.ndarray) -> np.ndarray:
+    """Replace NaN (budgets beyond a query's samples) by the last defined value."""
+    filled = q_table.copy()
+    for j in range(1, filled.shape[1]):
+        missing = np.isnan(filled[:, j])
+        filled[missing, j] = filled[missing, j - 1]
+    return filled

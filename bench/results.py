@@ -1,0 +1,70 @@
+"""The result file, format ``hardbench-result/1`` (a public contract; see docs/result-format.md).
+
+A result carries everything that changes its numbers (task, bank checksum, submission, split,
+bootstrap replicates, seed, package versions) and a one-line sacreBLEU-style ``signature``
+built from them, so that tables never mix incomparable rows.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench import __version__
+from bench.errors import ResultFormatError
+from bench.fileio import atomic_write_json
+from bench.paths import results_root
+
+RESULT_FORMAT = "hardbench-result/1"
+REQUIRED_KEYS = ("format", "signature", "task", "bank", "bank_sha256", "submission", "setting",
+                 "split", "n_queries", "seed", "bootstrap", "versions", "budgets", "curves",
+                 "summary", "intrinsic")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of what computes the numbers: hardbench, python, numpy, scipy, pandas."""
+    versions = {"hardbench": __version__, "python": platform.python_version()}
+    for package in ("numpy", "scipy", "pandas"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:  # pragma: no cover - all are dependencies
+            versions[package] = "unknown"
+    return versions
+
+
+def signature(task: str, bank_sha256: str, submission: str, split: str, bootstrap: int, seed: int) -> str:
+    """``task:T|bank:<sha8>|sub:S|split:test|boot:N|seed:N|v:<hardbench version>``."""
+    return (f"task:{task}|bank:{bank_sha256[:8]}|sub:{submission}|split:{split}|boot:{bootstrap}"
+            f"|seed:{seed}|v:{__version__}")
+
+
+def result_path(task: str, bank: str, submission: str, out_dir: Path | None = None) -> Path:
+    """``<out_dir or results/>/<task>/<bank>/<submission>.json``."""
+    return (out_dir or results_root()) / task / bank / f"{submission}.json"
+
+
+def write_result(result: dict[str, Any], path: Path) -> Path:
+    """Validate the keys and write atomically (a crash never leaves a half file)."""
+    missing = [k for k in REQUIRED_KEYS if k not in result]
+    if missing:
+        raise ResultFormatError(f"result for {path} lacks keys {missing}")
+    atomic_write_json(path, result)
+    return path
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    """Read a result file, refusing unknown format versions and missing keys."""
+    try:
+        result = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ResultFormatError(f"{path}: unreadable result file: {err}") from err
+    if not isinstance(result, dict) or result.get("format") != RESULT_FORMAT:
+        got = result.get("format") if isinstance(result, dict) else type(result).__name__
+        raise ResultFormatError(f"{path}: format {got!r} is not {RESULT_FORMAT!r}")
+    missing = [k for k in REQUIRED_KEYS if k not in result]
+    if missing:
+        raise ResultFormatError(f"{path}: missing keys {missing}")
+    return result
