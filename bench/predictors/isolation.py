@@ -146,16 +146,19 @@ def _writable_cache_dirs() -> list[Path]:
     return out
 
 
-def bwrap_prefix(workdir: Path, hide: Sequence[Path]) -> list[str]:
+def bwrap_prefix(workdir: Path, hide: Sequence[Path], readable: Sequence[Path] = ()) -> list[str]:
     """The bubblewrap arguments that run a command with ``hide`` invisible and no network.
 
     Order matters: later mounts shadow earlier ones, so the read-only root comes first,
-    then the private ``/tmp``, the writable job folder and caches, and last the empty
-    folders over everything hidden (so a cache cannot re-expose a bank).
+    then the private ``/tmp``, the ``readable`` folders (the submission, the interpreter:
+    they may live under ``/tmp``), the writable job folder and caches, and last the empty
+    folders over everything hidden (so nothing mounted before can re-expose a bank).
     """
     exe = shutil.which("bwrap") or "bwrap"
     args = [exe, "--ro-bind", "/", "/", "--dev-bind", "/dev", "/dev", "--proc", "/proc",
             "--tmpfs", "/tmp"]
+    for path in readable:
+        args += ["--ro-bind", str(path), str(path)]
     for cache in _writable_cache_dirs():
         args += ["--bind", str(cache), str(cache)]
     args += ["--bind", str(workdir), str(workdir)]
@@ -282,7 +285,9 @@ def run_isolated(job: ChildJob, train: TrainView, test: TestView, *,
         write_job(workdir, job, train, test)
         cmd = child_command(workdir)
         if mode == "bwrap":
-            cmd = bwrap_prefix(workdir, hidden_paths(bank_dir)) + cmd
+            readable = [job.directory.resolve(), Path(sys.prefix).resolve(),
+                        Path(bench.__file__).resolve().parent.parent]
+            cmd = bwrap_prefix(workdir, hidden_paths(bank_dir), readable) + cmd
         started = time.monotonic()
         status, tail = _run_child(cmd, timeout_s, job.name, echo)
         out = workdir / PREDICTIONS_FILE

@@ -1,0 +1,169 @@
+"""Test labels never reach a submission: the views carry none, and under bubblewrap the bank's
+files, every ``tasks/*/banks`` folder, ``results/`` and ``.git`` are invisible to the child.
+
+The positive controls (``process`` mode, where a hostile submission *can* read files on disk)
+show that the hostile submissions really work, so the bubblewrap assertions can fail.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.paths import project_root
+from bench.predictors.isolation import bwrap_works, hidden_paths
+from bench.submissions import load_submission, run_submission
+
+from conftest import build_views, write_submission
+
+needs_bwrap = pytest.mark.skipif(not bwrap_works(), reason="bubblewrap is not usable here")
+
+THIEF = """
+import numpy as np
+import pandas as pd
+
+class Thief:
+    '''Returns the true test targets when it can read the bank's rewards file, else 0.5.'''
+
+    def __init__(self, bank_path=""):
+        self.bank_path = bank_path
+
+    def fit(self, train):
+        return self
+
+    def predict(self, test):
+        try:
+            rewards = pd.read_parquet(self.bank_path + "/rewards.parquet").set_index("query_id")
+        except (FileNotFoundError, PermissionError, OSError):
+            return np.full(len(test.query_ids), 0.5)
+        return rewards.loc[list(test.query_ids), "target"].to_numpy()
+"""
+
+SPY = """
+import glob, os, socket
+import numpy as np
+
+def _readable(path):
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+        return True
+    except OSError:
+        return False
+
+def _online():
+    try:
+        socket.create_connection(("pypi.org", 443), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+class Spy:
+    '''Each prediction slot is one observation (1 = could see it).'''
+
+    def __init__(self, bank_path="", repo_root=""):
+        self.bank_path = bank_path
+        self.repo_root = repo_root
+
+    def fit(self, train):
+        self.splits_ = set(map(str, train.splits))
+        self.train_ids_ = set(map(str, train.query_ids))
+        return self
+
+    def predict(self, test):
+        root = self.repo_root
+        obs = [
+            _readable(os.path.join(self.bank_path, "rewards.parquet")),           # 0
+            bool(glob.glob(os.path.join(root, "tasks", "*", "banks", "*", "*"))),  # 1
+            os.path.exists(os.path.join(root, ".git", "HEAD")),                   # 2
+            hasattr(test, "targets"),                                             # 3
+            any("target" in str(k).lower() for k in getattr(test, "extra", {})),   # 4
+            not self.splits_ <= {"train", "val"},                                 # 5
+            bool(self.train_ids_ & set(map(str, test.query_ids))),               # 6
+            _readable(os.path.join(root, "bench", "paths.py")),                   # 7 control
+            _online(),                                                            # 8
+        ]
+        out = np.zeros(len(test.query_ids))
+        out[: len(obs)] = obs
+        return out
+"""
+
+
+@pytest.fixture
+def bank_outside_tmp() -> Iterator[Path]:
+    """A bank-like folder with the test targets, outside /tmp (which bwrap hides anyway)."""
+    folder = Path(tempfile.mkdtemp(prefix="hardbench-leak-", dir="/var/tmp"))
+    train, test, test_targets = build_views("success_prob")
+    ids = list(train.query_ids) + list(test.query_ids)
+    targets = np.concatenate([train.targets, test_targets])
+    pd.DataFrame({"query_id": ids, "target": targets}).to_parquet(folder / "rewards.parquet")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(tmp_path: Path, name: str, code: str, entry: str, params: dict, bank_dir: Path | None,
+         target_kind: str = "success_prob") -> tuple[np.ndarray, np.ndarray]:
+    train, test, test_targets = build_views(target_kind)
+    sub = load_submission(str(write_submission(tmp_path / name, code, params, entry)))
+    out = run_submission(sub, train, test, timeout_s=120, bank_dir=bank_dir, echo=False)
+    return out, test_targets
+
+
+@needs_bwrap
+def test_thief_cannot_read_bank_under_bwrap(tmp_path: Path, bank_outside_tmp: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARDBENCH_ISOLATION", "bwrap")
+    out, truth = _run(tmp_path, "thief", THIEF, "predictor:Thief",
+                      {"bank_path": str(bank_outside_tmp)}, bank_outside_tmp)
+    assert not np.allclose(out, truth)
+    np.testing.assert_array_equal(out, 0.5)
+
+
+def test_thief_reads_bank_without_sandbox(tmp_path: Path, bank_outside_tmp: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Positive control, and the documented weaker guarantee of ``process`` mode."""
+    monkeypatch.setenv("HARDBENCH_ISOLATION", "process")
+    out, truth = _run(tmp_path, "thief", THIEF, "predictor:Thief",
+                      {"bank_path": str(bank_outside_tmp)}, bank_outside_tmp)
+    np.testing.assert_allclose(out, truth)
+
+
+@needs_bwrap
+def test_spy_sees_no_labels_under_bwrap(tmp_path: Path, bank_outside_tmp: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARDBENCH_ISOLATION", "bwrap")
+    out, _ = _run(tmp_path, "spy", SPY, "predictor:Spy",
+                  {"bank_path": str(bank_outside_tmp), "repo_root": str(project_root())},
+                  bank_outside_tmp)
+    observed = dict(zip(["bank", "task_banks", "git", "test.targets", "extra targets",
+                         "odd splits", "test ids in train", "own code", "network"], out[:9]))
+    assert observed == {"bank": 0, "task_banks": 0, "git": 0, "test.targets": 0,
+                        "extra targets": 0, "odd splits": 0, "test ids in train": 0,
+                        "own code": 1, "network": 0}
+
+
+def test_spy_views_carry_no_test_labels_in_any_mode(tmp_path: Path, bank_outside_tmp: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARDBENCH_ISOLATION", "process")
+    out, _ = _run(tmp_path, "spy", SPY, "predictor:Spy",
+                  {"bank_path": str(bank_outside_tmp), "repo_root": str(project_root())},
+                  bank_outside_tmp)
+    assert out[0] == 1 and out[7] == 1  # controls: the spy can read files in this mode
+    assert out[1] == bool(list(project_root().glob("tasks/*/banks/*/*")))
+    assert out[2] == (project_root() / ".git" / "HEAD").exists()
+    assert out[3] == 0 and out[4] == 0 and out[5] == 0 and out[6] == 0
+
+
+def test_hidden_paths_cover_banks_results_and_git(tmp_path: Path) -> None:
+    hidden = {str(p) for p in hidden_paths(tmp_path)}
+    assert str(tmp_path.resolve()) in hidden
+    for banks in project_root().glob("tasks/*/banks"):
+        assert str(banks.resolve()) in hidden
+    if (project_root() / ".git").exists():
+        assert str((project_root() / ".git").resolve()) in hidden
