@@ -1,0 +1,366 @@
+"""Run untrusted programs in a bubblewrap sandbox: one sandbox per problem, one fork per test.
+
+WARNING
+-------
+This module executes untrusted, model-generated code.  By default every program runs inside a
+bubblewrap (``bwrap``) sandbox: its own pid, network, ipc, uts and mount namespaces (only an
+empty loopback network; nothing but the Python installation, ``/usr`` and the runner is
+mounted, all read-only; a private size-capped ``/tmp``), an unprivileged uid (65534) with
+no capabilities and ``no_new_privs``, killed with its parent, plus per-test rlimits (CPU time,
+address space, processes, file size, open files) and a cap on captured output.  Without
+bubblewrap this module refuses to run unless ``allow_unsafe=True`` is passed explicitly, in
+which case only the rlimits and a separate process stand between the program and your machine.
+
+Design (see ``docs/code-verifier.md``): the harness starts ``python -I -S _sandbox_runner.py``
+inside the sandbox and sends it the program source and the test INPUTS only.  The runner forks
+a child per test (or one child per problem for call-based tests), applies the rlimits, runs the
+program and streams its raw output back over a control pipe the program never holds.  The
+expected outputs never enter the sandbox; the comparison happens here, outside it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import HardbenchError, UnsafeExecutionError
+from bench.verify import _sandbox_runner as runner_mod
+from bench.verify._sandbox_runner import CodecError, decode_value, encode_value, read_frame, write_frame
+
+RUNNER_PATH = Path(runner_mod.__file__).resolve()
+#: where the runner and the extra site-packages appear inside the sandbox
+_SANDBOX_RUNNER = "/sandbox/runner.py"
+_SANDBOX_SITE = "/sandbox/site"
+#: extra seconds the harness waits for the runner beyond a test's own time limit
+_GRACE_S = 5.0
+#: how long the sandbox may take to start and pre-import modules
+_START_TIMEOUT_S = 60.0
+
+
+class SandboxError(HardbenchError):
+    """The sandbox itself failed (could not start, or the runner died); tests in flight fail."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits applied to every test's process (the sandbox as a whole is not capped).
+
+    Attributes
+    ----------
+    memory_mb : int
+        RLIMIT_AS, total address space of the program's process, in MiB.
+    cpu_s : int
+        RLIMIT_CPU in seconds (a backstop; the wall-clock timeout is enforced by the runner).
+    nproc : int
+        RLIMIT_NPROC: processes the sandbox uid may have (fork bombs stop here).
+    fsize_mb : int
+        RLIMIT_FSIZE: largest file the program may write, in MiB.
+    nofile : int
+        RLIMIT_NOFILE: open file descriptors.
+    output_mb : int
+        Captured stdout (or ``output.txt``, or a call's return value) beyond this fails the test.
+    tmp_mb : int
+        Size of the sandbox's private ``/tmp`` (a tmpfs).
+    """
+
+    memory_mb: int = 2048
+    cpu_s: int = 10
+    nproc: int = 64
+    fsize_mb: int = 64
+    nofile: int = 64
+    output_mb: int = 32
+    tmp_mb: int = 256
+
+    def to_runner(self, tmp_root: str) -> dict[str, Any]:
+        """The limits in the runner's wire format."""
+        mib = 1024 * 1024
+        return {
+            "memory_bytes": self.memory_mb * mib,
+            "cpu_s": self.cpu_s,
+            "nproc": self.nproc,
+            "fsize_bytes": self.fsize_mb * mib,
+            "nofile": self.nofile,
+            "output_bytes": self.output_mb * mib,
+            "tmp_root": tmp_root,
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one stdin/stdout run produced (raw, uncompared)."""
+
+    status: str  # exited | timeout | output_limit | killed | sandbox_died
+    returncode: int | None
+    stdout: str
+    output_file: str | None = None
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What one function call (or module load) produced: ``value`` is set when status is ok."""
+
+    status: str  # ok | exception | timeout | crashed | unserializable | error | sandbox_died
+    value: Any = None
+    detail: str = ""
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot be used here, or None when it works (checked once per process)."""
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return "bubblewrap (bwrap) is not installed; install it (apt-get install -y bubblewrap)"
+    cmd = [exe, *_namespace_flags(), "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap could not be run: {exc}"
+    if proc.returncode != 0:
+        return f"bwrap cannot create its namespaces here: {proc.stderr.strip()[:300]}"
+    return None
+
+
+def _namespace_flags() -> list[str]:
+    """Namespaces to unshare.  As root we skip the user namespace and drop uid inside instead."""
+    flags = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+             "--die-with-parent", "--new-session"]
+    if os.geteuid() != 0:
+        flags += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
+    return flags
+
+
+def _dir_chain(path: Path) -> list[str]:
+    """bwrap arguments that create every parent of ``path`` world-traversable (0755)."""
+    args: list[str] = []
+    parents = list(reversed(path.parents))[1:]  # skip "/"
+    for parent in parents:
+        args += ["--perms", "0755", "--dir", str(parent)]
+    return args
+
+
+def _interpreter_root() -> Path:
+    """The Python installation the sandbox mounts (the real one behind any virtualenv)."""
+    return Path(sys.base_prefix).resolve()
+
+
+def _site_dirs() -> list[Path]:
+    """site-packages of the harness's environment (numpy for TACO's prelude), mounted read-only."""
+    import sysconfig
+
+    paths = {Path(sysconfig.get_paths()["purelib"]).resolve(), Path(sysconfig.get_paths()["platlib"]).resolve()}
+    root = _interpreter_root()
+    return sorted(p for p in paths if p.is_dir() and root not in p.parents)
+
+
+def build_bwrap_command(limits: Limits) -> list[str]:
+    """The full bwrap command line that starts the runner (exposed for inspection and tests)."""
+    exe = shutil.which("bwrap") or "bwrap"
+    root = _interpreter_root()
+    python = Path(sys.executable).resolve()
+    if root not in python.parents:
+        python = root / "bin" / python.name
+    cmd = [exe, *_namespace_flags()]
+    cmd += ["--ro-bind", "/usr", "/usr"]
+    for link in ("bin", "lib", "lib64", "sbin"):
+        target = Path("/") / link
+        if target.is_symlink():
+            cmd += ["--symlink", os.readlink(target), str(target)]
+        elif target.is_dir():
+            cmd += ["--ro-bind", str(target), str(target)]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
+    if not str(root).startswith("/usr/"):
+        cmd += _dir_chain(root) + ["--ro-bind", str(root), str(root)]
+    cmd += ["--perms", "0755", "--dir", "/sandbox", "--ro-bind", str(RUNNER_PATH), _SANDBOX_RUNNER]
+    site_args: list[str] = []
+    for i, site in enumerate(_site_dirs()):
+        dest = f"{_SANDBOX_SITE}{i}"
+        cmd += ["--ro-bind", str(site), dest]
+        site_args.append(f"--site={dest}")
+    cmd += ["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
+            "--setenv", "LANG", "C.UTF-8", "--setenv", "OPENBLAS_NUM_THREADS", "1",
+            "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1", "--chdir", "/tmp"]
+    if os.geteuid() == 0:
+        # root outside: no user namespace; the runner keeps CAP_SETUID/SETGID only to drop to 65534
+        cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    cmd += [str(python), "-I", "-S", "-B", _SANDBOX_RUNNER, *site_args]
+    if os.geteuid() == 0:
+        cmd.append("--drop-uid")
+    return cmd
+
+
+class SandboxSession:
+    """One sandboxed runner holding one program; tests are run one at a time.
+
+    Use as a context manager.  Every method returns a result object; a runner that dies, hangs or
+    answers garbage is killed, and that test and every later one report ``sandbox_died`` (a
+    failure, never a pass).
+
+    Parameters
+    ----------
+    source : str
+        The program's Python source.
+    limits : Limits
+        Per-test resource limits.
+    allow_unsafe : bool
+        Run the runner without bubblewrap when bwrap is missing or unusable.  Dangerous.
+    preimport : sequence of str
+        Trusted modules the runner imports before forking (e.g. numpy), so tests start warm.
+    """
+
+    def __init__(self, source: str, limits: Limits, *, allow_unsafe: bool = False,
+                 preimport: Sequence[str] = ()) -> None:
+        self.source = source
+        self.limits = limits
+        self.allow_unsafe = allow_unsafe
+        self.preimport = tuple(preimport)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._dead = False
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._stderr: Any = None
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def __enter__(self) -> SandboxSession:
+        problem = bwrap_problem()
+        if problem is not None and not self.allow_unsafe:
+            raise UnsafeExecutionError(
+                f"refusing to run untrusted code: {problem}. Pass allow_unsafe=True "
+                "(--allow-unsafe-code) only on a throw-away machine."
+            )
+        self._stderr = tempfile.TemporaryFile()
+        if problem is None:
+            cmd = build_bwrap_command(self.limits)
+            tmp_root, pidns = "/tmp", True
+        else:
+            # WARNING: unsafe mode, the program runs with this user's rights (rlimits only).
+            self._tmp = tempfile.TemporaryDirectory(prefix="hardbench-unsafe-")
+            cmd = [sys.executable, "-I", "-S", "-B", str(RUNNER_PATH), *[f"--site={s}" for s in _site_dirs()]]
+            tmp_root, pidns = self._tmp.name, False
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=self._stderr, close_fds=True, start_new_session=True)
+        reply = self._request({"op": "init", "source": self.source, "preimport": list(self.preimport),
+                               "limits": self.limits.to_runner(tmp_root), "pidns": pidns}, _START_TIMEOUT_S)
+        if reply is None or reply.get("op") != "ready":
+            err = self._stderr_text()
+            self.close()
+            raise SandboxError(f"the code sandbox failed to start: {err or reply}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the runner and everything in the sandbox."""
+        proc, self._proc = self._proc, None
+        self._dead = True
+        if proc is not None:
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    stream.close()  # type: ignore[union-attr]
+                except OSError:
+                    pass
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self._kill(proc)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen[bytes]) -> None:
+        try:
+            os.killpg(proc.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
+        proc.wait()
+
+    def _stderr_text(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read(2000).decode("utf-8", "replace").strip()
+
+    @property
+    def alive(self) -> bool:
+        """False once the runner has died or been killed (later tests then fail)."""
+        return not self._dead and self._proc is not None
+
+    def _request(self, message: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+        """Send one frame, wait for the reply; None (and the session is dead) on any failure."""
+        if not self.alive:
+            return None
+        assert self._proc is not None and self._proc.stdin is not None and self._proc.stdout is not None
+        try:
+            write_frame(self._proc.stdin.fileno(), message)
+            max_size = self.limits.output_mb * 1024 * 1024 * 2 + 65536
+            reply = read_frame(self._proc.stdout.fileno(), time.monotonic() + timeout, max_size)
+        except (OSError, TimeoutError, CodecError):
+            reply = None
+        if reply is None:
+            self._kill(self._proc)
+            self._dead = True
+        return reply
+
+    # -- tests -------------------------------------------------------------------------------
+
+    def run_stdio(self, stdin: str, timeout_s: float, *, files: bool = False) -> RunResult:
+        """Run the program as a script on ``stdin`` (or ``input.txt`` when ``files``)."""
+        reply = self._request({"op": "run", "stdin": stdin, "timeout": timeout_s, "files": files},
+                              timeout_s + _GRACE_S)
+        if reply is None:
+            return RunResult("sandbox_died", None, "")
+        try:
+            return RunResult(str(reply["status"]), reply.get("returncode"), str(reply.get("stdout", "")),
+                             reply.get("output_file"))
+        except (KeyError, TypeError):
+            return RunResult("sandbox_died", None, "")
+
+    def open_module(self, timeout_s: float, module_name: str = "tmp_sol") -> CallResult:
+        """Load the program as a module in a fresh child that then serves :meth:`call`."""
+        reply = self._request({"op": "open", "timeout": timeout_s, "module_name": module_name}, timeout_s + _GRACE_S)
+        return self._call_result(reply)
+
+    def call(self, name: str, args: Sequence[Any], timeout_s: float, *, kwargs: dict[str, Any] | None = None,
+             solution_class: bool = False) -> CallResult:
+        """Call ``name(*args)`` in the loaded module (``Solution().name`` when ``solution_class``)."""
+        try:
+            payload = {"args": encode_value(list(args)), "kwargs": encode_value(dict(kwargs or {}))}
+        except CodecError as exc:
+            return CallResult("error", detail=f"cannot send the arguments: {exc}")
+        reply = self._request({"op": "call", "name": name, "timeout": timeout_s, "solution_class": solution_class,
+                               **payload}, timeout_s + _GRACE_S)
+        return self._call_result(reply)
+
+    def close_module(self) -> None:
+        """Kill the module child (the runner stays up)."""
+        self._request({"op": "close"}, _GRACE_S)
+
+    @staticmethod
+    def _call_result(reply: dict[str, Any] | None) -> CallResult:
+        if reply is None:
+            return CallResult("sandbox_died", detail="the sandbox runner died or hung")
+        status = str(reply.get("status"))
+        detail = str(reply.get("detail", ""))[:500]
+        if status != "ok" or "value" not in reply:
+            return CallResult(status, detail=detail)
+        try:
+            return CallResult("ok", value=decode_value(reply["value"]))
+        except (CodecError, RecursionError) as exc:
+            return CallResult("unserializable", detail=str(exc)[:500])
+
+
+__all__ = ["CallResult", "Limits", "RunResult", "SandboxError", "SandboxSession", "bwrap_problem",
+           "build_bwrap_command"]
