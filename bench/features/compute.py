@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from bench.features.base import FeatureExtractionError, FeatureExtractor
 from bench.fileio import atomic_write_bytes, atomic_write_json, sha256_file
 
 PARTIAL_FORMAT = "hardbench-features-partial/1"
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,9 @@ def extract_features(bank_dir: Path, extractor: FeatureExtractor, *, chunk_size:
         raise FeatureExtractionError(f"chunk size and batch size must be >= 1, got {chunk_size} "
                                      f"and {batch_size}")
     name = name or extractor.name
+    if not SAFE_NAME.fullmatch(name):
+        raise FeatureExtractionError(f"feature name {name!r} is not a safe file name (letters, digits, "
+                                     "'.', '_', '-'; not starting with '.' or '-')")
     manifest = read_manifest(bank_dir)
     if name in manifest.get("features", {}) and not overwrite:
         raise FeatureExtractionError(f"{bank_dir}: already has features {name!r}; pass --overwrite "
