@@ -443,8 +443,22 @@ def collect_results(results_dir: Path) -> list[Result]:
 # --------------------------------------------------------------------------- grouping
 
 
-def signature_without_submission(signature: str) -> str:
-    """Drop the ``sub:...`` part of a result signature: what the rows of a table share."""
+def signature_without_submission(signature: str, submission: str | None = None) -> str:
+    """Drop the ``sub:<submission>`` part of a result signature: what the rows of a table share.
+
+    With ``submission`` given, exactly ``sub:<submission>`` is removed (a name may contain ``|``).
+
+    >>> signature_without_submission("task:t|sub:a|b|seed:0", "a|b")
+    'task:t|seed:0'
+    """
+    if submission is not None:
+        tag = f"sub:{submission}"
+        if f"|{tag}|" in signature:
+            return signature.replace(f"|{tag}|", "|", 1)
+        if signature.endswith(f"|{tag}"):
+            return signature[: -len(tag) - 1]
+        if signature.startswith(f"{tag}|"):
+            return signature[len(tag) + 1:]
     return "|".join(part for part in signature.split("|") if not part.startswith("sub:"))
 
 
@@ -455,7 +469,7 @@ def group_key(result: Result) -> GroupKey:
         setting=result.setting, reward=result.reward, split=result.split,
         n_queries=result.n_queries, bootstrap=result.bootstrap, seed=result.seed,
         harness_version=result.harness_version, budgets=result.budgets,
-        signature=signature_without_submission(result.signature))
+        signature=signature_without_submission(result.signature, result.submission))
 
 
 def group_results(results: Iterable[Result]) -> list[Group]:

@@ -117,7 +117,7 @@ def render_table(table: Table, table_id: str) -> str:
 
 
 def _figure(src: str, caption: str) -> str:
-    return (f'<figure><img src="plots/{_e(src)}" alt="{_e(caption)}" loading="lazy">'
+    return (f'<figure><img src="plots/{_e(src)}" alt="{_e(caption)}">'
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
 

@@ -1,0 +1,162 @@
+"""Leaderboard tables: values come from the right fields (checked by hand against the FIXTURE's
+closed forms), reference rows, PGR helpers, escaping, CSV layout."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from leaderboard_fixtures import best_of_k_fixture, routing_fixture, write_result
+
+from bench.leaderboard.collect import CurvePoint, collect_results, group_results
+from bench.leaderboard.tables import (
+    allocation_table,
+    format_value,
+    pgr_area,
+    predictor_table,
+    reference_budgets,
+    render_csv,
+    render_markdown,
+    share_for_pgr,
+    table_markdown,
+)
+
+
+def _groups(folder: Path):
+    return {g.key.setting: g for g in group_results(collect_results(folder))}
+
+
+def _row(table, name):
+    return next(r for r in table.rows if r.name == name)
+
+
+def test_best_of_k_row_matches_hand_computation(fixture_results: Path) -> None:
+    # FIXTURE closed forms: uniform u(B) = 1 - 0.7*0.8^B, oracle o(B) = 1 - 0.7*0.6^B,
+    # online = u + 0.8*(o - u) for lora_probe (skill 0.8).
+    # u(4) = 1 - 0.7*0.4096 = 0.71328, o(4) = 1 - 0.7*0.1296 = 0.90928
+    # online(4) = 0.71328 + 0.8*0.196 = 0.87008, gain@4 = 0.1568
+    # online reaches u(4) between B=2 (0.552 + 0.8*0.196 = 0.7088) and B=4 (0.87008):
+    # B' = 2 + 2*(0.71328 - 0.7088)/(0.87008 - 0.7088) = 2.055556, saved = 100*(1 - B'/4) = 48.61 %
+    table = allocation_table(_groups(fixture_results)["best_of_k"])
+    lora = _row(table, "lora_probe").values
+    assert lora["reward_at_4"] == pytest.approx(0.87008)
+    assert lora["gain_online_at_4"] == pytest.approx(0.1568)
+    assert lora["saved_online_at_4"] == pytest.approx(100 * (1 - (2 + 2 * 0.00448 / 0.16128) / 4))
+    line = next(l for l in table_markdown(table).splitlines() if l.startswith("| lora_probe"))
+    assert line.startswith("| lora_probe | 0.870 | 48.6 | ")
+    # the constant predictor does no better than uniform: 0 % saved online, 0 gain
+    const = _row(table, "constant").values
+    assert const["saved_online_at_8"] == pytest.approx(0.0, abs=1e-9)
+    assert const["gain_online_at_16"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_best_of_k_reference_rows(fixture_results: Path) -> None:
+    table = allocation_table(_groups(fixture_results)["best_of_k"])
+    assert [r.name for r in table.rows] == ["constant", "lora_probe", "mlp_probe", "oracle", "uniform"]
+    assert [r.is_reference for r in table.rows] == [False, False, False, True, True]
+    oracle, uniform = _row(table, "oracle").values, _row(table, "uniform").values
+    assert oracle["reward_at_8"] == pytest.approx(1 - 0.7 * 0.6 ** 8)
+    assert oracle.get("saved_offline_at_8") is None  # the oracle fills the online columns only
+    assert uniform["reward_at_16"] == pytest.approx(1 - 0.7 * 0.8 ** 16)
+    assert uniform["saved_online_at_4"] == 0.0 and uniform["abc_online"] == 0.0
+    # oracle >= every submission at every reference budget (sanity of the fixture and the table)
+    for row in table.rows[:3]:
+        for b in (4, 8, 16):
+            assert oracle[f"reward_at_{b}"] >= row.values[f"reward_at_{b}"]
+
+
+def test_routing_table_and_random_row(fixture_results: Path) -> None:
+    table = allocation_table(_groups(fixture_results)["routing"])
+    assert [r.name for r in table.rows][-2:] == ["oracle", "random"]
+    rand = _row(table, "random").values
+    # random routing is linear from weak to strong: PGR(B) = B, so APGR = 0.5,
+    # 50 % PGR at share 0.5 and 80 % PGR at share 0.8
+    assert rand["apgr_online"] == pytest.approx(0.5)
+    assert rand["share_pgr50_online"] == pytest.approx(0.5)
+    assert rand["share_pgr80_online"] == pytest.approx(0.8)
+    probe = _row(table, "embed_probe").values
+    # online = random + 0.5*(oracle - random); at share 0.5: 0.65 + 0.5*(0.5+sqrt(.5)*0.3 - 0.65)
+    assert probe["reward_at_0.5"] == pytest.approx(0.65 + 0.5 * (0.5 + 0.5 ** 0.5 * 0.3 - 0.65))
+    assert _row(table, "oracle").values["apgr_online"] > probe["apgr_online"] > rand["apgr_online"]
+
+
+def test_predictor_table(fixture_results: Path) -> None:
+    table = predictor_table(_groups(fixture_results)["best_of_k"])
+    mlp = _row(table, "mlp_probe").values
+    assert (mlp["loss"], mlp["loss_avg"], mlp["loss_opt"]) == pytest.approx((0.69 - 0.18, 0.69, 0.3))
+    assert _row(table, "constant").values["spearman"] is None
+    assert "| constant | cross_entropy | 0.6900 | 0.6900 | 0.3000 | 0.500 | — | 0.100 |" in \
+        table_markdown(table)
+
+
+def test_reference_budgets() -> None:
+    assert reference_budgets("best_of_k", [1, 2, 4, 8, 16, 32, 64]) == (4.0, 8.0, 16.0)
+    assert reference_budgets("best_of_k", [1, 2, 4, 8]) == (4.0, 8.0)
+    assert reference_budgets("best_of_k", [0.5, 1, 1.5, 2, 3]) == (0.5, 1.5, 3.0)
+    assert reference_budgets("routing", [i / 10 for i in range(11)]) == (0.2, 0.5, 0.8)
+    assert reference_budgets("routing", [0, 0.25, 0.5, 0.75, 1]) == (0.25, 0.75, 1.0) or \
+        reference_budgets("routing", [0, 0.25, 0.5, 0.75, 1]) == (0.25, 0.5, 1.0)
+
+
+def _curve(points: list[tuple[float, float]]) -> list[CurvePoint]:
+    return [CurvePoint(b, b, m, m, m) for b, m in points]
+
+
+def test_pgr_helpers_by_hand() -> None:
+    # weak 0, strong 1, PGR at shares 0, .5, 1 = 0, .75, 1
+    curve = _curve([(0.0, 0.0), (0.5, 0.75), (1.0, 1.0)])
+    # trapezoid: .5*(0+.75)/2 + .5*(.75+1)/2 = .1875 + .4375
+    assert pgr_area(curve, 0.0, 1.0) == pytest.approx(0.625)
+    assert share_for_pgr(curve, 0.0, 1.0, 0.5) == pytest.approx(0.5 * 0.5 / 0.75)
+    assert share_for_pgr(curve, 0.0, 1.0, 0.8) == pytest.approx(0.5 + 0.5 * 0.05 / 0.25)
+    assert share_for_pgr(curve, 0.0, 1.0, 0.0) == 0.0
+    assert share_for_pgr(_curve([(0.0, 0.0), (1.0, 0.6)]), 0.0, 1.0, 0.8) is None
+    assert pgr_area(curve, 0.5, 0.5) is None and share_for_pgr(curve, 0.5, 0.5, 0.5) is None
+
+
+def test_format_value() -> None:
+    assert format_value(None, "pct") == "—"
+    assert format_value(48.6111, "pct") == "48.6"
+    assert format_value(-0.00001, "reward") == "0.000"
+    assert format_value(0.12345, "loss") == "0.1235"
+
+
+def test_markdown_escapes_user_text(tmp_path: Path) -> None:
+    write_result(tmp_path, routing_fixture("x|<img src=x onerror=alert(1)>", 0.3), name="evil")
+    md = render_markdown(group_results(collect_results(tmp_path)), "0.1.0")
+    row = next(l for l in md.splitlines() if l.startswith("| x"))
+    assert "<img" not in md
+    assert row.startswith("| x\\|&lt;img src=x onerror=alert(1)&gt; | ")
+    assert row.count(" | ") == len(allocation_table(group_results(collect_results(tmp_path))[0]).columns) - 1
+
+
+def test_csv_one_row_per_submission_and_reference(fixture_results: Path) -> None:
+    groups = group_results(collect_results(fixture_results))
+    rows = list(csv.DictReader(io.StringIO(render_csv(groups))))
+    assert [(r["task"], r["row"], r["row_kind"]) for r in rows] == [
+        ("fixture_chat", "constant", "submission"), ("fixture_chat", "embed_probe", "submission"),
+        ("fixture_chat", "x<b>\"&'", "submission"), ("fixture_chat", "oracle", "reference"),
+        ("fixture_chat", "random", "reference"),
+        ("fixture_math", "constant", "submission"), ("fixture_math", "lora_probe", "submission"),
+        ("fixture_math", "mlp_probe", "submission"), ("fixture_math", "oracle", "reference"),
+        ("fixture_math", "uniform", "reference")]
+    lora = rows[6]
+    assert lora["bank_sha256"] == "f1x70e" + "0" * 58 and lora["harness_version"] == "0.1.0"
+    assert float(lora["reward_at_4"]) == pytest.approx(0.87008)
+    assert lora["loss"] == "0.45" and lora["apgr_online"] == ""
+    assert rows[8]["loss"] == ""  # reference rows carry no predictor metrics
+
+
+def test_budget_missing_from_summary_shows_dash(tmp_path: Path) -> None:
+    result = best_of_k_fixture("a", 0.5)
+    result["summary"]["compute_saved"]["online"] = [
+        p for p in result["summary"]["compute_saved"]["online"] if p["budget"] != 8.0]
+    result["summary"]["compute_saved"]["offline"][3]["saving_pct"] = None
+    result["summary"]["compute_saved"]["offline"][3]["matched_budget"] = None
+    write_result(tmp_path, result)
+    table = allocation_table(group_results(collect_results(tmp_path))[0])
+    row = _row(table, "a").values
+    assert row["saved_online_at_8"] is None and row["saved_offline_at_8"] is None
+    assert row["saved_online_at_4"] is not None
