@@ -1,0 +1,244 @@
+"""``bench list`` and ``bench verify`` end to end through the CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.cli import main
+from bench.commands.list_cmd import format_table
+from bench.verify.base import Verdict
+from bench.verify.registry import VERIFIERS
+
+DATA = Path(__file__).resolve().parent / "tasks" / "data"
+GSM8K_SAMPLES = DATA / "gsm8k_example_model_solutions_150.jsonl"
+MATH_SAMPLES = DATA / "qwen25_math_cot_samples.jsonl"
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.open(encoding="utf-8")]
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------------------- bench list
+
+
+def test_format_table_by_hand() -> None:
+    assert format_table(["task", "b"], [["gsm8k", 16], ["hh", None]]).splitlines() == [
+        "task   b", "-----  --", "gsm8k  16", "hh"]
+
+
+def test_list_tasks_shows_all_six(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "tasks"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["task", "version", "settings", "b_max"]
+    rows = {line.split()[0]: line.split() for line in lines[2:]}
+    assert sorted(rows) == ["gsm8k", "hh", "lmsys", "math", "numina", "taco"]
+    assert rows["gsm8k"][1:8] == ["1", "best_of_k,routing", "16", "16", "binary", "gsm8k_answer",
+                                  "mixtral-vs-gpt4"]
+    assert rows["taco"][3:5] == ["100", "100"] and rows["numina"][3] == "128"
+
+
+def test_list_banks_marks_the_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "banks"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "mixtral-vs-gpt4" in line)
+    assert row.split()[:4] == ["gsm8k", "mixtral-vs-gpt4", "routing", "binary"]
+    assert row.split()[-1] == "yes"
+
+
+def test_list_submissions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "submissions"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("constant"))
+    assert row.split()[1] == "code" and "train-split mean target" in row
+
+
+def test_list_tasks_reports_a_broken_task_without_hiding_others(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("HARDBENCH_ROOT", str(tmp_path))
+    (tmp_path / "tasks" / "broken").mkdir(parents=True)
+    (tmp_path / "tasks" / "broken" / "task.yaml").write_text("task: broken\nversion: 1\ncolour: red\n")
+    assert main(["list", "tasks"]) == 0
+    out = capsys.readouterr().out
+    assert "broken" in out and "unknown key 'colour'" in out
+    assert main(["list", "submissions"]) == 0
+    assert "no submissions found" in capsys.readouterr().out
+
+
+# -------------------------------------------------------------------------- bench verify: GSM8K
+
+
+def test_verify_gsm8k_agrees_with_openais_labels(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "labeled.jsonl"
+    code = main(["verify", "--task", "gsm8k", "--input", str(GSM8K_SAMPLES), "--output", str(out),
+                 "--workers", "1"])
+    assert code == 0
+    inputs, labeled = read_jsonl(GSM8K_SAMPLES), read_jsonl(out)
+    assert len(labeled) == len(inputs) == 600
+    assert [r["query_id"] for r in labeled] == [r["query_id"] for r in inputs]   # input order kept
+    agreement = Counter((r["openai_is_correct"], r["reward"]) for r in labeled)
+    # OpenAI's labels vs the paper's last-two-numbers rule: the rule never rejects a correct
+    # solution, and accepts at most a handful OpenAI marked wrong (a number repeated at the end).
+    assert agreement[(True, 0.0)] == 0
+    assert agreement[(False, 1.0)] <= 3
+    assert agreement[(True, 1.0)] == sum(r["openai_is_correct"] for r in inputs)
+    assert {r["status"] for r in labeled} == {"correct", "incorrect"}
+    summary = capsys.readouterr().out
+    assert f"wrote 600 labeled samples to {out}" in summary
+
+
+def test_verify_in_parallel_gives_the_same_file(tmp_path: Path) -> None:
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    args = ["verify", "--task", "gsm8k", "--input", str(GSM8K_SAMPLES), "--chunk-size", "7"]
+    assert main([*args, "--output", str(one), "--workers", "1"]) == 0
+    assert main([*args, "--output", str(two), "--workers", "2"]) == 0
+    assert one.read_bytes() == two.read_bytes()
+    assert not (tmp_path / "two.jsonl.partial").exists()
+
+
+def test_verify_rejects_unknown_query_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = write_jsonl(tmp_path / "s.jsonl", [{"query_id": "gsm8k-test-00000", "sample": "18"},
+                                             {"query_id": "gsm8k-test-99999", "sample": "1"}])
+    code = main(["verify", "--task", "gsm8k", "--input", str(bad), "--output", str(tmp_path / "o")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "1 query_id(s) unknown to task 'gsm8k'" in err and "'gsm8k-test-99999'" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ({"query_id": "gsm8k-test-00000"}, "row has no 'sample' (or 'response') field"),
+    ({"query_id": 3, "sample": "x"}, "'query_id' must be a string"),
+    ({"query_id": "gsm8k-test-00000", "sample": ["x"]}, "'sample' must be a string"),
+])
+def test_verify_reports_malformed_rows_with_their_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], row: dict[str, Any], message: str) -> None:
+    path = write_jsonl(tmp_path / "s.jsonl", [{"query_id": "gsm8k-test-00001", "response": "3"}, row])
+    assert main(["verify", "--task", "gsm8k", "--input", str(path), "--output",
+                 str(tmp_path / "o")]) == 2
+    assert f"{path}:2: {message}" in capsys.readouterr().err
+
+
+def test_verify_code_task_needs_the_opt_in(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_jsonl(tmp_path / "s.jsonl", [{"query_id": "taco-test-00000", "sample": "print(1)"}])
+    assert main(["verify", "--task", "taco", "--input", str(path), "--output",
+                 str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "unsafe_code: true" in err and "--allow-code-execution" in err
+
+
+# ---------------------------------------------------------- bench verify: plumbing, toy verifier
+
+
+class ParityVerifier:
+    """Test-only verifier: reward 1 when the sample's length parity matches ``reference['even']``;
+    raises on the sample ``"boom"`` (to test error isolation)."""
+
+    def __init__(self, *, bonus: float = 0.0) -> None:
+        self.bonus = bonus
+
+    def verify(self, sample: str, reference: Mapping[str, Any]) -> Verdict:
+        if sample == "boom":
+            raise RuntimeError("cannot verify boom")
+        ok = (len(sample) % 2 == 0) == reference["even"]
+        return Verdict(1.0 + self.bonus if ok else 0.0, "scored", f"len {len(sample)}")
+
+
+TOY_TASK = """\
+task: toy
+version: 1
+dataset:
+  splits:
+    test: {local: data.jsonl}
+process_docs: !function hooks.process_docs
+prompt: {kind: text, template: "$name"}
+verifier: {name: toy_parity, options: {bonus: 0.5}}
+reward: real
+"""
+
+
+@pytest.fixture()
+def toy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("HARDBENCH_ROOT", str(tmp_path))
+    folder = tmp_path / "tasks" / "toy"
+    folder.mkdir(parents=True)
+    (folder / "task.yaml").write_text(TOY_TASK)
+    (folder / "hooks.py").write_text(
+        "def process_docs(rows, split, filters):\n"
+        "    return [{'query_id': r['name'], 'name': r['name'], 'even': r['even']} for r in rows]\n")
+    write_jsonl(folder / "data.jsonl", [{"name": "q-even", "even": True}, {"name": "q-odd", "even": False}])
+    VERIFIERS.register("toy_parity", ParityVerifier)
+    yield tmp_path
+    VERIFIERS.unregister("toy_parity")
+
+
+TOY_SAMPLES = [
+    {"query_id": "q-even", "sample": "ab", "keep": 1},     # even, wanted even -> 1.5
+    {"query_id": "q-even", "sample": "abc", "keep": 2},    # odd -> 0
+    {"query_id": "q-odd", "response": "abc", "keep": 3},   # odd, wanted odd -> 1.5
+    {"query_id": "q-odd", "sample": "boom", "keep": 4},    # verifier raises -> error
+    {"query_id": "q-odd", "sample": "", "keep": 5},        # even length 0 -> 0
+]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_verify_toy_rewards_by_hand(toy: Path, workers: str, capsys: pytest.CaptureFixture[str]) -> None:
+    inp, out = write_jsonl(toy / "s.jsonl", TOY_SAMPLES), toy / "out" / "labeled.jsonl"
+    assert main(["verify", "--task", "toy", "--input", str(inp), "--output", str(out),
+                 "--workers", workers, "--chunk-size", "2"]) == 0
+    labeled = read_jsonl(out)
+    assert [r["keep"] for r in labeled] == [1, 2, 3, 4, 5]          # extra keys kept, in order
+    assert [r["reward"] for r in labeled] == [1.5, 0.0, 1.5, 0.0, 0.0]
+    assert [r["status"] for r in labeled] == ["scored"] * 3 + ["error", "scored"]
+    assert labeled[3]["detail"] == "verifier raised RuntimeError: cannot verify boom"
+    summary = capsys.readouterr().out
+    assert "scored" in summary and "4  (80.0%)" in summary and "1  (20.0%)" in summary
+
+
+def test_verify_resumes_from_partial_output(toy: Path) -> None:
+    inp, out = write_jsonl(toy / "s.jsonl", TOY_SAMPLES), toy / "labeled.jsonl"
+    # an interrupted run left two labeled rows (marked so we can see they are reused) and a torn line
+    done = [{**TOY_SAMPLES[0], "reward": 9.0, "status": "scored", "detail": "from before"},
+            {**TOY_SAMPLES[1], "reward": 9.0, "status": "scored", "detail": "from before"}]
+    partial = toy / "labeled.jsonl.partial"
+    partial.write_text("".join(json.dumps(r) + "\n" for r in done) + '{"query_id": "q-o')
+    assert main(["verify", "--task", "toy", "--input", str(inp), "--output", str(out),
+                 "--workers", "1", "--resume"]) == 0
+    labeled = read_jsonl(out)
+    assert [r["detail"] for r in labeled[:2]] == ["from before", "from before"]
+    assert [r["reward"] for r in labeled] == [9.0, 9.0, 1.5, 0.0, 0.0]
+    assert not partial.exists()
+
+
+def test_verify_resume_refuses_a_changed_input(toy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inp, out = write_jsonl(toy / "s.jsonl", TOY_SAMPLES), toy / "labeled.jsonl"
+    (toy / "labeled.jsonl.partial").write_text(json.dumps({**TOY_SAMPLES[1], "reward": 0.0}) + "\n")
+    assert main(["verify", "--task", "toy", "--input", str(inp), "--output", str(out), "--resume"]) == 2
+    assert "does not match input row 1" in capsys.readouterr().err
+
+
+def test_unknown_verifier_suggests_the_closest(toy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    yaml_path = toy / "tasks" / "toy" / "task.yaml"
+    yaml_path.write_text(TOY_TASK.replace("toy_parity", "toy_parrity"))
+    inp = write_jsonl(toy / "s.jsonl", TOY_SAMPLES[:1])
+    assert main(["verify", "--task", "toy", "--input", str(inp), "--output", str(toy / "o")]) == 2
+    assert "unknown verifier 'toy_parrity' (did you mean 'toy_parity'?)" in capsys.readouterr().err
+
+
+def test_bad_verifier_options_are_reported(toy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    yaml_path = toy / "tasks" / "toy" / "task.yaml"
+    yaml_path.write_text(TOY_TASK.replace("bonus: 0.5", "malus: 1"))
+    inp = write_jsonl(toy / "s.jsonl", TOY_SAMPLES[:1])
+    assert main(["verify", "--task", "toy", "--input", str(inp), "--output", str(toy / "o"),
+                 "--workers", "2"]) == 2
+    assert "verifier 'toy_parity': bad options {'malus': 1}" in capsys.readouterr().err
