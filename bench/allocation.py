@@ -37,54 +37,64 @@ def _count_at_least(delta: np.ndarray, avail: np.ndarray, threshold: float, stri
 
     A vectorized binary search over columns: log2(n_columns) gathers of one value per row.
     """
-    rows = np.arange(delta.shape[0])
-    lo = np.zeros(delta.shape[0], dtype=np.int64)
+    n_rows, n_cols = delta.shape
+    flat = delta.ravel()
+    row_start = np.arange(n_rows, dtype=np.int64) * n_cols
+    lo = np.zeros(n_rows, dtype=np.int64)
     hi = avail.astype(np.int64).copy()
     while True:
         active = lo < hi
         if not active.any():
             return lo
-        mid = (lo + hi) // 2
-        values = delta[rows, np.minimum(mid, delta.shape[1] - 1)]
-        ok = (values > threshold) if strict else (values >= threshold)
-        ok &= active
+        mid = (lo + hi) >> 1
+        values = flat.take(row_start + np.minimum(mid, n_cols - 1))
+        ok = ((values > threshold) if strict else (values >= threshold)) & active
         lo = np.where(ok, mid + 1, lo)
         hi = np.where(active & ~ok, mid, hi)
 
 
-def _kth_largest(delta: np.ndarray, avail: np.ndarray, k: int, rng: np.random.Generator) -> float:
-    """The k-th largest value among the available units (row i's first avail[i] columns).
+def _split_at_threshold(delta: np.ndarray, avail: np.ndarray, k: int,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, units strictly above the k-th largest available value, and units equal to it.
 
-    Exact.  A random sample of units brackets the answer; only units inside the bracket
-    are gathered and partitioned.  Falls back to a full partition if the bracket misses.
+    Exact.  A uniform random sample of units brackets the k-th largest value; two counts
+    find every row's units above and inside the bracket; only units inside it are gathered
+    and partitioned.  If the bracket misses (rare), it widens; finally it uses every unit.
     """
     n_units = int(avail.sum())
-    n_rows, n_cols = delta.shape
-    rank_fraction = k / n_units
+    n_rows = delta.shape[0]
     sample_size = min(_SAMPLE_UNITS, n_units)
-    rows = rng.choice(n_rows, size=sample_size, p=avail / n_units)
-    cols = (rng.random(sample_size) * avail[rows]).astype(np.int64)
+    ends = np.cumsum(avail)
+    unit = np.sort(rng.integers(0, n_units, size=sample_size))
+    rows = np.searchsorted(ends, unit, side="right")
+    cols = unit - (ends[rows] - avail[rows])
     sample = np.sort(delta[rows, cols])[::-1]
+    rank_fraction = k / n_units
     margin = 4.0 / np.sqrt(sample_size) + 2.0 / sample_size
-    for _ in range(3):
-        top = sample[max(int((rank_fraction - margin) * sample_size), 0)]
-        bottom = sample[min(int(np.ceil((rank_fraction + margin) * sample_size)), sample_size - 1)]
+    for attempt in range(4):
+        if attempt == 3:
+            top, bottom = np.inf, -np.inf
+        else:
+            top = sample[max(int((rank_fraction - margin) * sample_size), 0)]
+            bottom = sample[min(int(np.ceil((rank_fraction + margin) * sample_size)), sample_size - 1)]
+            if rank_fraction - margin <= 0:
+                top = np.inf
+            if rank_fraction + margin >= 1:
+                bottom = -np.inf
         above = _count_at_least(delta, avail, top, strict=True)
         through = _count_at_least(delta, avail, bottom, strict=False)
-        n_above, n_through = int(above.sum()), int(through.sum())
-        if n_above < k <= n_through:
-            if top == bottom:
-                return float(top)
-            lengths = through - above
-            row_idx = np.repeat(np.arange(n_rows), lengths)
-            offsets = np.arange(row_idx.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-            values = delta[row_idx, np.repeat(above, lengths) + offsets]
-            kk = k - n_above
-            return float(np.partition(values, values.size - kk)[values.size - kk])
+        if above.sum() < k <= through.sum():
+            break
         margin *= 4
-    mask = np.arange(n_cols)[None, :] < avail[:, None]
-    values = delta[mask]
-    return float(np.partition(values, values.size - k)[values.size - k])
+    lengths = through - above
+    row_idx = np.repeat(np.arange(n_rows), lengths)
+    offsets = np.arange(row_idx.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    values = delta[row_idx, np.repeat(above, lengths) + offsets]
+    kk = k - int(above.sum())
+    threshold = np.partition(values, values.size - kk)[values.size - kk]
+    strictly = above + np.bincount(row_idx[values > threshold], minlength=n_rows)
+    tied = np.bincount(row_idx[values == threshold], minlength=n_rows)
+    return strictly, tied
 
 
 def allocate_greedy(
@@ -128,6 +138,7 @@ def allocate_greedy(
         rest = allocate_greedy(delta[:, min_budget:], total_budget - base.sum(), caps - base, seed=seed) \
             if n_cols > min_budget else np.zeros(n_rows)
         return base + rest
+    _check_non_increasing(delta, caps)
     if total_budget < -1e-9:
         raise ValueError(f"total budget {total_budget} is below the minimum budget")
     total_budget = max(float(total_budget), 0.0)
@@ -136,10 +147,20 @@ def allocate_greedy(
     if total_budget == 0:
         return np.zeros(n_rows)
     k = int(np.ceil(total_budget - 1e-9))
-    threshold = _kth_largest(delta, caps, k, np.random.default_rng(seed))
-    above = _count_at_least(delta, caps, threshold, strict=True)
-    tied = _count_at_least(delta, caps, threshold, strict=False) - above
+    above, tied = _split_at_threshold(delta, caps, k, np.random.default_rng(seed))
     return above + _share_tied_levels(tied, total_budget - above.sum())
+
+
+def _check_non_increasing(delta: np.ndarray, caps: np.ndarray) -> None:
+    """The greedy is exact only for diminishing returns: refuse rows that increase."""
+    increasing = delta[:, 1:] > delta[:, :-1]
+    if not increasing.any():
+        return
+    increasing &= np.arange(1, delta.shape[1])[None, :] < caps[:, None]
+    if increasing.any():
+        row = int(np.argwhere(increasing)[0][0])
+        raise ValueError(f"marginal rewards must be non-increasing along the budget (row {row} is not); "
+                         "apply np.minimum.accumulate(delta, axis=1) first")
 
 
 def _share_tied_levels(tied: np.ndarray, units: float) -> np.ndarray:

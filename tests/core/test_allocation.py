@@ -1,0 +1,110 @@
+"""Allocators against an exact integer program (scipy.optimize.milp) and a brute-force sort."""
+
+import numpy as np
+import pytest
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from bench import estimators
+from bench.allocation import allocate_greedy, allocate_uniform, fit_offline_bins
+
+
+def concave_rows(rng, n, j, quantize=False):
+    delta = -np.sort(-rng.random((n, j)), axis=1)
+    return np.round(delta * 4) / 4 if quantize else delta
+
+
+def exact_optimum(delta, caps, total, integral=True):
+    """max sum c_ij delta_ij  s.t.  sum c = total, c_ij <= c_i,j-1, 0 <= c <= 1, j < cap_i."""
+    n, j = delta.shape
+    var = [(i, k) for i in range(n) for k in range(caps[i])]
+    index = {key: v for v, key in enumerate(var)}
+    if not var:
+        return 0.0
+    c = -np.array([delta[i, k] for i, k in var])
+    rows, lb, ub = [np.ones(len(var))], [total], [total]
+    for (i, k), v in index.items():
+        if k > 0:
+            row = np.zeros(len(var))
+            row[v], row[index[(i, k - 1)]] = 1, -1
+            rows.append(row), lb.append(-np.inf), ub.append(0)
+    res = milp(c, constraints=LinearConstraint(np.array(rows), lb, ub), bounds=Bounds(0, 1),
+               integrality=np.ones(len(var)) if integral else np.zeros(len(var)))
+    assert res.success
+    return -res.fun
+
+
+def objective(delta, b):
+    q = np.concatenate([np.zeros((delta.shape[0], 1)), np.cumsum(delta, axis=1)], axis=1)
+    return estimators.expected_reward(q, b).sum()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_greedy_matches_integer_program(seed):
+    rng = np.random.default_rng(seed)
+    n, j = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    delta = concave_rows(rng, n, j, quantize=seed % 3 == 0)   # some instances full of ties
+    caps = rng.integers(0, j + 1, size=n)
+    total = int(rng.integers(0, caps.sum() + 1))
+    b = allocate_greedy(delta, total, caps)
+    assert b.sum() == pytest.approx(total)
+    assert np.all(b >= 0) and np.all(b <= caps)
+    assert objective(delta, b) == pytest.approx(exact_optimum(delta, caps, total), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_fractional_budget_matches_linear_relaxation(seed):
+    rng = np.random.default_rng(100 + seed)
+    n, j = 4, 4
+    delta = concave_rows(rng, n, j, quantize=True)
+    caps = np.full(n, j)
+    total = float(rng.uniform(0, n * j))
+    b = allocate_greedy(delta, total, caps)
+    assert b.sum() == pytest.approx(total)
+    assert objective(delta, b) == pytest.approx(exact_optimum(delta, caps, total, integral=False), abs=1e-9)
+
+
+def test_equal_rows_get_uniform_budgets():
+    delta = np.tile(estimators.marginals_from_success_prob(np.array([0.3]), 8), (10, 1))
+    b = allocate_greedy(delta, 10 * 2.5, np.full(10, 8))
+    assert b == pytest.approx(np.full(10, 2.5))
+
+
+def test_min_budget_is_given_first():
+    rng = np.random.default_rng(0)
+    delta = concave_rows(rng, 6, 5)
+    b = allocate_greedy(delta, 6 * 2, np.full(6, 5), min_budget=1)
+    assert np.all(b >= 1) and b.sum() == pytest.approx(12)
+
+
+def test_large_instance_matches_sorting_reference():
+    """Exercises the sampled threshold bracket: 5,000 x 64 units, more than the sample."""
+    rng = np.random.default_rng(7)
+    delta = concave_rows(rng, 5000, 64)
+    caps = rng.integers(0, 65, size=5000)
+    total = 100_000
+    b = allocate_greedy(delta, total, caps, seed=3)
+    rows, cols = np.nonzero(np.arange(64)[None, :] < caps[:, None])
+    order = np.argsort(-delta[rows, cols], kind="stable")[:total]
+    reference = np.bincount(rows[order], minlength=5000)
+    assert np.array_equal(b, reference)
+
+
+def test_uniform_caps_ragged_queries():
+    assert allocate_uniform(3, 4.0, np.array([2, 8, 4])) == pytest.approx([2, 4, 4])
+
+
+def test_offline_bins_constant_scores_give_uniform():
+    rng = np.random.default_rng(0)
+    q = np.concatenate([np.zeros((50, 1)), np.cumsum(concave_rows(rng, 50, 8) / 8, axis=1)], axis=1)
+    policy = fit_offline_bins(np.full(50, 0.4), q, 3.0, n_bins=5)
+    assert policy.apply(np.array([0.1, 0.4, 0.9])) == pytest.approx([3.0, 3.0, 3.0])
+
+
+def test_offline_bins_favour_queries_that_gain_more():
+    lam = np.r_[np.full(30, 0.9), np.full(30, 0.1)]
+    q = estimators.q_from_success_prob(lam, 16)
+    policy = fit_offline_bins(lam, q, 4.0, n_bins=2)
+    easy, hard = policy.apply(np.array([0.9, 0.1]))
+    assert (easy + hard) / 2 == pytest.approx(4.0)
+    assert hard > easy
+    assert estimators.expected_reward(q, policy.apply(lam)).mean() > estimators.expected_reward(q, np.full(60, 4.0)).mean()
