@@ -12,6 +12,7 @@ import pytest
 
 from bench.cli import main
 from bench.commands.list_cmd import format_table
+from bench.errors import TaskConfigError
 from bench.verify.base import Verdict
 from bench.verify.registry import VERIFIERS
 
@@ -137,6 +138,23 @@ def test_verify_code_task_needs_the_opt_in(tmp_path: Path, capsys: pytest.Captur
     assert "unsafe_code: true" in err and "--allow-code-execution" in err
 
 
+def test_verify_math_end_to_end_against_qwens_labels(tmp_path: Path) -> None:
+    """Real Qwen2.5-Math samples with Qwen's own correctness labels, through two worker
+    processes (the math verifier starts a child process of its own in each)."""
+    out = tmp_path / "labeled.jsonl"
+    assert main(["verify", "--task", "math", "--split", "test", "--input", str(MATH_SAMPLES),
+                 "--output", str(out), "--workers", "2"]) == 0
+    labeled = read_jsonl(out)
+    assert len(labeled) == 208
+    statuses = Counter(r["status"] for r in labeled)
+    assert set(statuses) <= {"correct", "incorrect", "unsure"}     # no harness errors
+    said_correct = [r["qwen_score"] for r in labeled if r["status"] == "correct"]
+    said_incorrect = [r["qwen_score"] for r in labeled if r["status"] == "incorrect"]
+    assert len(said_correct) >= 100 and sum(said_correct) / len(said_correct) >= 0.95
+    assert len(said_incorrect) >= 40 and not any(said_incorrect)
+    assert all(r["reward"] == (1.0 if r["status"] == "correct" else 0.0) for r in labeled)
+
+
 # ---------------------------------------------------------- bench verify: plumbing, toy verifier
 
 
@@ -150,6 +168,8 @@ class ParityVerifier:
     def verify(self, sample: str, reference: Mapping[str, Any]) -> Verdict:
         if sample == "boom":
             raise RuntimeError("cannot verify boom")
+        if sample == "misconfigured":
+            raise TaskConfigError("toy reference lacks a field")
         ok = (len(sample) % 2 == 0) == reference["even"]
         return Verdict(1.0 + self.bonus if ok else 0.0, "scored", f"len {len(sample)}")
 
@@ -242,3 +262,15 @@ def test_bad_verifier_options_are_reported(toy: Path, capsys: pytest.CaptureFixt
     assert main(["verify", "--task", "toy", "--input", str(inp), "--output", str(toy / "o"),
                  "--workers", "2"]) == 2
     assert "verifier 'toy_parity': bad options {'malus': 1}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_set_up_error_stops_the_run(toy: Path, workers: str,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    inp = write_jsonl(toy / "s.jsonl", [*TOY_SAMPLES, {"query_id": "q-odd", "sample": "misconfigured"}])
+    out = toy / "labeled.jsonl"
+    assert main(["verify", "--task", "toy", "--input", str(inp), "--output", str(out),
+                 "--workers", workers, "--chunk-size", "2"]) == 2
+    assert "toy reference lacks a field" in capsys.readouterr().err
+    assert not out.exists()     # the labeled rows so far stay in .partial for --resume
+    assert len(read_jsonl(toy / "labeled.jsonl.partial")) == 4

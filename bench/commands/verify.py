@@ -24,7 +24,7 @@ import os
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from multiprocessing import Pool
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -181,15 +181,23 @@ def _verify_chunk(chunk: tuple[list[str], list[dict[str, Any]]]) -> list[tuple[f
 def verify_safely(verifier: Verifier, samples: list[str],
                   references: list[dict[str, Any]]) -> list[Verdict]:
     """Verify a chunk; if the verifier raises, retry one by one and record each failure as an
-    ``error`` verdict (counted in the summary, never silently scored)."""
+    ``error`` verdict (counted in the summary, never silently scored).
+
+    A :class:`HardbenchError` (bad reference record, missing sandbox, ...) is a problem with the
+    set-up, not with one sample: it stops the run with its message.
+    """
     try:
         return verify_batch(verifier, samples, references)
+    except HardbenchError:
+        raise
     except Exception:  # noqa: BLE001 - isolate the failing samples below
         pass
     verdicts = []
     for sample, reference in zip(samples, references):
         try:
             verdicts.append(verifier.verify(sample, reference))
+        except HardbenchError:
+            raise
         except Exception as err:  # noqa: BLE001 - the harness failed on this sample: say so
             verdicts.append(Verdict(0.0, "error", f"verifier raised {type(err).__name__}: {err}"))
     return verdicts
@@ -268,8 +276,10 @@ def _run_chunks(job: _Job, chunks: Iterator[tuple[list[str], list[dict[str, Any]
         for chunk in chunks:
             yield _verify_chunk(chunk)
         return
-    with Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
-        yield from pool.imap(_verify_chunk, chunks)
+    # ProcessPoolExecutor's workers are not daemonic, so verifiers may start their own child
+    # processes (the math verifier's comparison worker, the code sandbox).
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(job,)) as pool:
+        yield from pool.map(_verify_chunk, chunks)
 
 
 def format_summary(counts: Counter[str], output: Path) -> str:
