@@ -43,7 +43,7 @@ def test_list_tasks_shows_all_six(capsys: pytest.CaptureFixture[str]) -> None:
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:4] == ["task", "version", "settings", "b_max"]
     rows = {line.split()[0]: line.split() for line in lines[2:]}
-    assert sorted(rows) == ["gsm8k", "hh", "lmsys", "math", "numina", "taco"]
+    assert sorted(rows) == ["gsm8k", "hh", "humaneval", "lmsys", "math", "numina", "taco"]
     assert rows["gsm8k"][1:8] == ["1", "best_of_k,routing", "16", "16", "binary", "gsm8k_answer",
                                   "mixtral-vs-gpt4"]
     assert rows["taco"][3:5] == ["100", "100"] and rows["numina"][3] == "128"
@@ -153,6 +153,50 @@ def test_verify_math_end_to_end_against_qwens_labels(tmp_path: Path) -> None:
     assert len(said_correct) >= 100 and sum(said_correct) / len(said_correct) >= 0.95
     assert len(said_incorrect) >= 40 and not any(said_incorrect)
     assert all(r["reward"] == (1.0 if r["status"] == "correct" else 0.0) for r in labeled)
+
+
+def _sandbox_problem() -> str | None:
+    from bench.verify.code_exec import bwrap_problem
+
+    return bwrap_problem()
+
+
+needs_sandbox = pytest.mark.skipif(_sandbox_problem() is not None,
+                                   reason=f"bubblewrap sandbox unusable: {_sandbox_problem()}")
+
+
+@needs_sandbox
+def test_verify_humaneval_canonical_solutions_pass(tmp_path: Path) -> None:
+    from bench.tasks import load_task
+
+    queries = load_task("humaneval").load_queries("test")[:4]
+    rows = []
+    for q in queries:
+        rows.append({"query_id": q["query_id"], "sample": q["canonical_solution"], "kind": "canonical"})
+        rows.append({"query_id": q["query_id"], "sample": "    return None\n", "kind": "none"})
+    inp, out = write_jsonl(tmp_path / "s.jsonl", rows), tmp_path / "labeled.jsonl"
+    assert main(["verify", "--task", "humaneval", "--input", str(inp), "--output", str(out),
+                 "--allow-code-execution", "--workers", "2", "--chunk-size", "2"]) == 0
+    labeled = read_jsonl(out)
+    assert [r["status"] for r in labeled] == ["passed", "failed"] * 4
+    assert [r["reward"] for r in labeled] == [1.0, 0.0] * 4
+
+
+@needs_sandbox
+def test_verify_taco_fixture_through_the_sandbox(tmp_path: Path) -> None:
+    fixture = Path(__file__).resolve().parent / "tasks" / "fixtures" / "taco_fixture_rows.jsonl"
+    rows = [
+        {"query_id": "taco-test-00000", "sample": "```python\nfrom math import comb\nn = int(input())\n"
+                                                 "print(comb(n, 5) ** 2 * 120)\n```"},
+        {"query_id": "taco-test-00000", "sample": "print(1)"},
+        {"query_id": "taco-test-00004", "sample": "def add(a, b):\n    return a + b\n"},
+        {"query_id": "taco-test-00004", "sample": "def add(a, b):\n    return a - b\n"},
+    ]
+    inp, out = write_jsonl(tmp_path / "s.jsonl", rows), tmp_path / "labeled.jsonl"
+    assert main(["verify", "--task", "taco", "--split", "test", "--source", str(fixture),
+                 "--input", str(inp), "--output", str(out), "--allow-code-execution",
+                 "--workers", "1"]) == 0
+    assert [r["status"] for r in read_jsonl(out)] == ["passed", "failed", "passed", "failed"]
 
 
 # ---------------------------------------------------------- bench verify: plumbing, toy verifier

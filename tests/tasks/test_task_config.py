@@ -18,10 +18,12 @@ EXPECTED = {
     "gsm8k": (16, 16, ("best_of_k", "routing"), "gsm8k_answer", "binary", 0),
     "lmsys": (8, 8, ("best_of_k", "routing"), "reward_model", "real", 1),
     "hh": (4, 4, ("routing",), "reward_model", "real", 1),
+    # not a paper task: the stand-in code task whose unit tests ship with the project
+    "humaneval": (100, 100, ("best_of_k",), "code_tests", "binary", 0),
 }
 
 
-def test_six_tasks_are_shipped() -> None:
+def test_the_six_paper_tasks_and_humaneval_are_shipped() -> None:
     assert available_tasks() == sorted(EXPECTED)
 
 
@@ -40,7 +42,7 @@ def test_task_declares_the_papers_settings(name: str) -> None:
     assert task.default_reward == 0.0
     assert task.dataset.hub_name
     assert task.process_docs is not None and callable(task.process_docs.resolve())
-    assert task.unsafe_code == (name == "taco")
+    assert task.unsafe_code == (name in ("taco", "humaneval"))
 
 
 def test_gsm8k_keeps_its_default_bank_and_the_papers_rule() -> None:
