@@ -88,7 +88,7 @@ class Summary:
     quality_gain: Mapping[str, Mapping[float, float]]
     area_between_curves: Mapping[str, float]
     compute_saved: Mapping[str, Mapping[float, SavedPoint]] = field(default_factory=dict)
-    apgr: Mapping[str, float] = field(default_factory=dict)
+    apgr: Mapping[str, float | None] = field(default_factory=dict)
     strong_share_for_pgr: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
     weak_mean: float | None = None
     strong_mean: float | None = None
@@ -122,6 +122,7 @@ class Result:
     seed: int
     bootstrap: int
     harness_version: str
+    offline_options: str  # canonical JSON of the optional ``offline`` settings ("" if absent)
     budgets: tuple[float, ...]
     curves: Mapping[str, tuple[CurvePoint, ...]]
     summary: Summary
@@ -144,12 +145,13 @@ class GroupKey:
     seed: int
     harness_version: str
     budgets: tuple[float, ...]
+    offline_options: str
     signature: str  # the result signature without its ``sub:`` part
 
     def sort_key(self) -> tuple[Any, ...]:
         return (self.task, self.bank, self.bank_sha256, self.setting, self.split, self.seed,
-                self.bootstrap, self.harness_version, self.budgets, self.signature, self.reward,
-                self.n_queries)
+                self.bootstrap, self.harness_version, self.budgets, self.offline_options,
+                self.signature, self.reward, self.n_queries)
 
     def slug(self) -> str:
         """A file-name-safe, unique, deterministic name for this group's plots."""
@@ -314,9 +316,19 @@ def load_result(path: Path, results_dir: Path | None = None) -> Result:
         target_kind=f.string("target_kind"), split=f.string("split"),
         n_queries=f.integer("n_queries", minimum=1), seed=f.integer("seed"),
         bootstrap=f.integer("bootstrap"), harness_version=versions.string("hardbench"),
-        budgets=budgets, curves=curves, summary=summary,
+        offline_options=_offline_options(obj.get("offline"), source), budgets=budgets, curves=curves, summary=summary,
         intrinsic=_load_intrinsic(f.sub("intrinsic")), allocation_by_bin=allocation,
     )
+
+
+def _offline_options(value: Any, source: str) -> str:
+    """The optional ``offline`` settings (e.g. ``{"bins": 10, "fitted_on": "dev"}``) as canonical
+    JSON: they change the offline curve, so results that differ here are not ranked together."""
+    if value is None:
+        return ""
+    if not isinstance(value, dict):
+        raise ResultFormatError(f"{source}: field 'offline' must be an object, got {value!r}")
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _relative(path: Path, results_dir: Path | None) -> str:
@@ -377,12 +389,14 @@ def _load_summary(f: _Fields, setting: str, budgets: tuple[float, ...]) -> Summa
         return Summary(quality_gain=quality_gain, area_between_curves=area, compute_saved=saved)
     apgr_f = f.sub("apgr")
     share_f = f.sub("strong_share_for_pgr")
+    # the adaptive methods are required; the baseline ("random") is read when present
+    methods = ADAPTIVE_METHODS + tuple(m for m in ("random",) if m in apgr_f.obj and m in share_f.obj)
     shares = {}
-    for m in ADAPTIVE_METHODS:
+    for m in methods:
         s = share_f.sub(m)
         shares[m] = {"50": s.optional_number("50"), "80": s.optional_number("80")}
     return Summary(quality_gain=quality_gain, area_between_curves=area,
-                   apgr={m: apgr_f.number(m) for m in ADAPTIVE_METHODS},
+                   apgr={m: apgr_f.optional_number(m) for m in methods},
                    strong_share_for_pgr=shares, weak_mean=f.number("weak_mean"),
                    strong_mean=f.number("strong_mean"))
 
@@ -469,7 +483,7 @@ def group_key(result: Result) -> GroupKey:
         setting=result.setting, reward=result.reward, split=result.split,
         n_queries=result.n_queries, bootstrap=result.bootstrap, seed=result.seed,
         harness_version=result.harness_version, budgets=result.budgets,
-        signature=signature_without_submission(result.signature, result.submission))
+        offline_options=result.offline_options, signature=signature_without_submission(result.signature, result.submission))
 
 
 def group_results(results: Iterable[Result]) -> list[Group]:

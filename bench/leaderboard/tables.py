@@ -2,9 +2,10 @@
 
 A :class:`Table` is plain data (columns, rows of values); :mod:`bench.leaderboard.site` renders
 the same objects as sortable HTML.  The numbers are read from the result files' ``summary`` and
-``intrinsic`` sections and never recomputed, with one documented exception: the ``random`` row
-of a routing table, whose APGR and strong shares the result format does not store, is summarised
-from its curve with the same formulas (:func:`pgr_area`, :func:`share_for_pgr`).
+``intrinsic`` sections and never recomputed, with one documented exception: when a routing
+result does not store the ``random`` baseline's APGR and strong shares (docs/result-format.md
+lists only the adaptive methods), the ``random`` row is summarised from its curve with the
+same formulas (:func:`pgr_area`, :func:`share_for_pgr`).
 
 Formatting is fixed (no locale, fixed decimals) and rows are sorted, so the output is
 byte-for-byte reproducible.
@@ -127,7 +128,7 @@ def pgr(mean: float, weak: float, strong: float) -> float | None:
 
 
 def pgr_area(curve: Sequence[CurvePoint], weak: float, strong: float) -> float | None:
-    """Mean PGR over the budget range (trapezoid rule divided by the range): APGR on [0, 1].
+    """Mean PGR over the realized-budget range (trapezoid rule divided by the range): APGR.
 
     >>> pts = [CurvePoint(b, b, 0.5 + 0.5 * b, 0, 1) for b in (0.0, 0.5, 1.0)]
     >>> pgr_area(pts, 0.5, 1.0)
@@ -136,7 +137,7 @@ def pgr_area(curve: Sequence[CurvePoint], weak: float, strong: float) -> float |
     values = [pgr(p.mean, weak, strong) for p in curve]
     if any(v is None for v in values) or len(curve) < 2:
         return None
-    xs = [p.budget for p in curve]
+    xs = [p.realized_budget for p in curve]
     area = sum((xs[i + 1] - xs[i]) * (values[i] + values[i + 1]) / 2  # type: ignore[operator]
                for i in range(len(xs) - 1))
     return area / (xs[-1] - xs[0])
@@ -144,7 +145,7 @@ def pgr_area(curve: Sequence[CurvePoint], weak: float, strong: float) -> float |
 
 def share_for_pgr(curve: Sequence[CurvePoint], weak: float, strong: float,
                   level: float) -> float | None:
-    """Smallest strong-call share (linearly interpolated) at which PGR reaches ``level``.
+    """Smallest realized strong-call share (linearly interpolated) at which PGR reaches ``level``.
 
     >>> pts = [CurvePoint(b, b, 0.5 + 0.5 * b, 0, 1) for b in (0.0, 0.5, 1.0)]
     >>> share_for_pgr(pts, 0.5, 1.0, 0.8)
@@ -155,12 +156,12 @@ def share_for_pgr(curve: Sequence[CurvePoint], weak: float, strong: float,
         value = pgr(p.mean, weak, strong)
         if value is None:
             return None
-        if value >= level:
+        if value >= level - 1e-12:
             if previous is None or value == previous[1]:
-                return p.budget
+                return p.realized_budget
             x0, y0 = previous
-            return x0 + (level - y0) * (p.budget - x0) / (value - y0)
-        previous = (p.budget, value)
+            return x0 + (level - y0) * (p.realized_budget - x0) / (value - y0)
+        previous = (p.realized_budget, value)
     return None
 
 
@@ -282,11 +283,16 @@ def _baseline_row(group: Group, refs: Sequence[float]) -> Row:
         if group.key.setting == "best_of_k":
             values[f"saved_online_at_{k}"] = 0.0
     if group.key.setting == "routing":
-        weak, strong = first.summary.weak_mean, first.summary.strong_mean
-        assert weak is not None and strong is not None  # routing summaries always carry both
-        values["apgr_online"] = pgr_area(curve, weak, strong)
-        values["share_pgr50_online"] = share_for_pgr(curve, weak, strong, 0.5)
-        values["share_pgr80_online"] = share_for_pgr(curve, weak, strong, 0.8)
+        s = first.summary
+        if "random" in s.apgr:  # stored by the scorer: shown as is
+            values["apgr_online"] = s.apgr["random"]
+            values["share_pgr50_online"] = s.strong_share_for_pgr["random"]["50"]
+            values["share_pgr80_online"] = s.strong_share_for_pgr["random"]["80"]
+        else:  # not part of the documented format: summarised from the curve
+            assert s.weak_mean is not None and s.strong_mean is not None  # routing has both
+            values["apgr_online"] = pgr_area(curve, s.weak_mean, s.strong_mean)
+            values["share_pgr50_online"] = share_for_pgr(curve, s.weak_mean, s.strong_mean, 0.5)
+            values["share_pgr80_online"] = share_for_pgr(curve, s.weak_mean, s.strong_mean, 0.8)
     return Row(group.baseline, True, values)
 
 
@@ -345,7 +351,7 @@ def group_header(group: Group) -> list[tuple[str, str]]:
         ("setting", k.setting), ("reward", k.reward), ("split", k.split),
         ("n_queries", str(k.n_queries)), ("bootstrap", str(k.bootstrap)), ("seed", str(k.seed)),
         ("harness", k.harness_version), ("signature", k.signature),
-    ]
+    ] + ([("offline", k.offline_options)] if k.offline_options else [])
 
 
 # --------------------------------------------------------------------------- markdown / csv
@@ -406,7 +412,7 @@ def render_markdown(groups: Sequence[Group], harness_version: str) -> str:
 
 CSV_KEY_COLUMNS: tuple[str, ...] = (
     "task", "bank", "bank_sha256", "setting", "reward", "split", "n_queries", "bootstrap", "seed",
-    "harness_version", "signature", "row", "row_kind",
+    "harness_version", "offline", "signature", "row", "row_kind",
 )
 
 
@@ -420,7 +426,7 @@ def render_csv(groups: Sequence[Group]) -> str:
                 "setting": k.setting, "reward": k.reward, "split": k.split,
                 "n_queries": str(k.n_queries), "bootstrap": str(k.bootstrap),
                 "seed": str(k.seed), "harness_version": k.harness_version,
-                "signature": k.signature}
+                "offline": k.offline_options, "signature": k.signature}
         alloc, pred = group_tables(group)
         pred_rows = {r.name: r for r in pred.rows}
         for row in alloc.rows:

@@ -126,7 +126,7 @@ def _envelope(task: str, bank: str, sha: str, submission: str, setting: str, tar
                      f"seed:{seed}|v:0.1.0",
         "task": task, "bank": bank, "bank_sha256": sha, "submission": submission,
         "setting": setting, "reward": "binary", "target_kind": target_kind, "split": "test",
-        "n_queries": 40, "seed": seed, "bootstrap": 200,
+        "n_queries": 40, "seed": seed, "bootstrap": 200, "offline": {"bins": 10, "fitted_on": "val"},
         "versions": {"hardbench": "0.1.0", "python": "3.11", "numpy": "fixture"},
         "budgets": budgets, "curves": curves, "summary": summary, "intrinsic": intrinsic,
         "allocation_by_bin": allocation,

@@ -53,6 +53,7 @@ def test_groups_by_bank_and_sorts_submissions(fixture_results: Path) -> None:
     {"bootstrap": 1000},
     {"split": "dev"},
     {"versions": {"hardbench": "0.2.0"}},
+    {"offline": {"bins": 5, "fitted_on": "val"}},
 ])
 def test_differing_signature_settings_make_separate_groups(tmp_path: Path, change: dict) -> None:
     write_result(tmp_path, best_of_k_fixture("a", 0.5))

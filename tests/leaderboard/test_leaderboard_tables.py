@@ -82,6 +82,16 @@ def test_routing_table_and_random_row(fixture_results: Path) -> None:
     assert _row(table, "oracle").values["apgr_online"] > probe["apgr_online"] > rand["apgr_online"]
 
 
+def test_stored_random_summary_is_shown_not_recomputed(tmp_path: Path) -> None:
+    # bench run also stores the baseline's APGR and shares; the table must show those values
+    result = routing_fixture("a", 0.5)
+    result["summary"]["apgr"]["random"] = 0.4321
+    result["summary"]["strong_share_for_pgr"]["random"] = {"50": 0.55, "80": None}
+    write_result(tmp_path, result)
+    rand = _row(allocation_table(group_results(collect_results(tmp_path))[0]), "random").values
+    assert (rand["apgr_online"], rand["share_pgr50_online"], rand["share_pgr80_online"]) == (0.4321, 0.55, None)
+
+
 def test_predictor_table(fixture_results: Path) -> None:
     table = predictor_table(_groups(fixture_results)["best_of_k"])
     mlp = _row(table, "mlp_probe").values
