@@ -175,7 +175,7 @@ class _TaskYamlLoader(yaml.SafeLoader):
     source: Path = Path("<string>")
 
 
-def _construct_function(loader: _TaskYamlLoader, node: yaml.Node) -> FunctionRef:
+def _construct_function(loader: _TaskYamlLoader, node: yaml.ScalarNode) -> FunctionRef:
     return FunctionRef(target=str(loader.construct_scalar(node)), source=loader.source)
 
 

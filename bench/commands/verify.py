@@ -212,7 +212,7 @@ def _chunks(rows: Sequence[Mapping[str, Any]], references: Mapping[str, dict[str
 
 def _read_partial(partial: Path, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Rows already labeled by an interrupted run; they must be a prefix of the input."""
-    done = []
+    done: list[dict[str, Any]] = []
     with open(partial, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             try:

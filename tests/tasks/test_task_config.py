@@ -213,3 +213,22 @@ def test_unknown_split_lists_the_declared_ones(root: Path) -> None:
     write_task(root, "toy", MINIMAL.format(name="toy"))
     with pytest.raises(TaskConfigError, match="has no split 'train'; declared: test"):
         load_task("toy").load_queries("train")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_hook_doctests_pass(name: str) -> None:
+    import doctest
+
+    from bench.tasks import task_hooks
+
+    result = doctest.testmod(task_hooks(name), verbose=False)
+    assert result.failed == 0
+
+
+def test_list_cmd_doctests_pass() -> None:
+    import doctest
+
+    import bench.commands.list_cmd as list_cmd
+
+    result = doctest.testmod(list_cmd, verbose=False)
+    assert result.failed == 0 and result.attempted >= 1
