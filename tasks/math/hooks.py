@@ -1,6 +1,8 @@
 """MATH hooks: rows ``{unique_id, problem, level, type, solution}`` -> reference records.
 
-The gold answer is the content of the last ``\\boxed{}`` (or ``\\fbox{}``) in ``solution``.
+The gold answer is the content of the last ``\\boxed{}`` (or ``\\fbox{}``) in ``solution``,
+found with the verifiers' own :func:`~bench.verify.answer_extraction.find_last_boxed` so gold
+and responses are extracted alike (exported here as ``last_boxed`` for the Numina hooks).
 ``query_id`` is ``unique_id`` (``test/algebra/1.json``, the id PRM800K and MATH-500 use).
 Hub copies without ``unique_id`` (``DigitalLearningGmbH/MATH-lighteval``) are matched to it by
 problem text, which is identical in both copies; an unmatched problem gets ``math-<sha1>``.
@@ -15,37 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.tasks import read_rows
+from bench.verify.answer_extraction import find_last_boxed as last_boxed
 
 _DATA = Path(__file__).resolve().parent / "data"
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` / ``\\fbox{...}`` (nested braces allowed), or None.
-
-    >>> last_boxed(r"so $\\boxed{\\frac{1}{2}}$, not \\boxed{3}")
-    '3'
-    >>> last_boxed(r"\\boxed{\\frac{1}{2}}")
-    '\\\\frac{1}{2}'
-    >>> last_boxed("no answer") is None
-    True
-    """
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if start < 0:
-        return None
-    brace = text.find("{", start)
-    if brace < 0:
-        # "\boxed 5" (no braces) appears in a few MATH solutions.
-        rest = text[start:].split(None, 1)
-        return rest[1].split("$")[0].strip() if len(rest) == 2 else None
-    depth = 0
-    for pos in range(brace, len(text)):
-        if text[pos] == "{":
-            depth += 1
-        elif text[pos] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[brace + 1:pos]
-    return None
 
 
 def problem_key(problem: str) -> str:
