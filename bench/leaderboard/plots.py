@@ -11,8 +11,10 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -20,7 +22,7 @@ from bench.fileio import atomic_write_bytes
 from bench.leaderboard.collect import CurvePoint, Group, Result, slugify
 
 #: fixed style: everything that could otherwise come from a user's matplotlibrc
-STYLE: dict[str, object] = {
+STYLE: dict[Any, Any] = {  # Any: matplotlib types rc keys as a Literal
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "axes.grid": True,
@@ -55,12 +57,13 @@ def save_png(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _band(ax: object, curve: Sequence[CurvePoint], color: str, style: str, label: str,
+def _band(ax: Axes, curve: Sequence[CurvePoint], color: str, style: str, label: str,
           width: float = 1.4, alpha: float = BAND_ALPHA) -> None:
+    """One curve (mean, with markers) and its bootstrap interval as a translucent band."""
     xs = [p.realized_budget for p in curve]
-    ax.plot(xs, [p.mean for p in curve], linestyle=style, color=color, label=label,  # type: ignore[attr-defined]
+    ax.plot(xs, [p.mean for p in curve], linestyle=style, color=color, label=label,
             linewidth=width, marker="o", markersize=2.5)
-    ax.fill_between(xs, [p.ci_low for p in curve], [p.ci_high for p in curve],  # type: ignore[attr-defined]
+    ax.fill_between(xs, [p.ci_low for p in curve], [p.ci_high for p in curve],
                     color=color, alpha=alpha, linewidth=0)
 
 

@@ -134,12 +134,13 @@ def pgr_area(curve: Sequence[CurvePoint], weak: float, strong: float) -> float |
     >>> pgr_area(pts, 0.5, 1.0)
     0.5
     """
-    values = [pgr(p.mean, weak, strong) for p in curve]
-    if any(v is None for v in values) or len(curve) < 2:
+    if strong == weak or len(curve) < 2:
         return None
+    ys = [(p.mean - weak) / (strong - weak) for p in curve]
     xs = [p.realized_budget for p in curve]
-    area = sum((xs[i + 1] - xs[i]) * (values[i] + values[i + 1]) / 2  # type: ignore[operator]
-               for i in range(len(xs) - 1))
+    if xs[-1] == xs[0]:
+        return sum(ys) / len(ys)
+    area = sum((xs[i + 1] - xs[i]) * (ys[i] + ys[i + 1]) / 2 for i in range(len(xs) - 1))
     return area / (xs[-1] - xs[0])
 
 
