@@ -156,3 +156,15 @@ def test_constant_matches_train_mean() -> None:
     out = run_submission(load_submission("constant"), train, test, timeout_s=60, echo=False)
     expected = train.targets[train.splits == "train"].mean(axis=0)
     np.testing.assert_allclose(out, np.tile(expected, (len(test), 1)))
+
+
+@pytest.mark.parametrize("target_kind", ["success_prob", "marginal_rewards", "preference"])
+def test_template_runs_as_documented(tmp_path: Path, target_kind: str) -> None:
+    import shutil
+
+    from bench.paths import submissions_root
+    folder = tmp_path / "my-probe"
+    shutil.copytree(submissions_root() / "_template", folder)
+    train, test, _ = build_views(target_kind)
+    out = run_submission(load_submission(str(folder)), train, test, timeout_s=60, echo=False)
+    assert out.shape == ((32, 4) if target_kind == "marginal_rewards" else (32,))
