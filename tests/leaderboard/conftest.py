@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-from leaderboard_fixtures import write_fixture_results
+
+# the FIXTURE helpers sit next to this file; make them importable under any --import-mode
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
+
+from leaderboard_fixtures import write_fixture_results  # noqa: E402
 
 
 @pytest.fixture
