@@ -122,6 +122,16 @@ def _pad_rewards(query_ids: pd.Series, rewards: pd.DataFrame, decoder: str) -> R
     return RewardMatrix(rewards=matrix, counts=counts)
 
 
+def split_by_id(query_id: str) -> str:
+    """The shipped banks' deterministic split: 60 % train, 10 % val, 30 % test by id hash.
+
+    ``int(sha256(query_id)[:8], 16) % 10``: 0-5 train, 6 val, 7-9 test.  It depends on the id
+    alone, so a query keeps its split when a bank grows or is rebuilt.
+    """
+    bucket = int(hashlib.sha256(query_id.encode("utf-8")).hexdigest()[:8], 16) % 10
+    return "train" if bucket < 6 else ("val" if bucket == 6 else "test")
+
+
 # ----------------------------------------------------------------------------- resolving
 
 
@@ -324,16 +334,42 @@ def save_bank(directory: Path, manifest: Mapping[str, Any], queries: pd.DataFram
     directory.mkdir(parents=True, exist_ok=True)
     manifest = dict(manifest)
     manifest["format"] = BANK_FORMAT
+    blobs = {name: _parquet_bytes(frame.reset_index(drop=True))
+             for name, frame in (("queries.parquet", queries), ("rewards.parquet", rewards))}
+    files = {name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()}
     manifest.setdefault("features", {})
-    files = {k: v for k, v in dict(manifest.get("files", {})).items() if k.startswith("features/")}
-    for name, frame in (("queries.parquet", queries), ("rewards.parquet", rewards)):
-        data = _parquet_bytes(frame.reset_index(drop=True))
+    files |= _features_to_keep(directory, manifest, files["queries.parquet"])
+    for name, data in blobs.items():
         atomic_write_bytes(directory / name, data)
-        files[name] = hashlib.sha256(data).hexdigest()
     manifest["files"] = dict(sorted(files.items()))
     atomic_write_json(directory / "manifest.json", manifest)
     load_bank(directory)
     return directory
+
+
+def _features_to_keep(directory: Path, manifest: dict[str, Any], queries_sha256: str) -> dict[str, str]:
+    """When a bank is rebuilt with the same queries, keep the feature files it already has.
+
+    Features are rows in ``queries.parquet`` order, so they stay valid exactly when that
+    file's bytes are unchanged; their manifest entries are carried over into ``manifest``.
+    """
+    old_path = directory / "manifest.json"
+    if not old_path.is_file():
+        return {}
+    try:
+        old = json.loads(old_path.read_text())
+    except json.JSONDecodeError:
+        return {}
+    if old.get("files", {}).get("queries.parquet") != queries_sha256:
+        return {}
+    kept = {k: v for k, v in old.get("files", {}).items()
+            if k.startswith("features/") and (directory / k).is_file()}
+    for rel in kept:
+        name = rel[len("features/"):-len(".npy")]
+        if name in old.get("features", {}):
+            manifest["features"].setdefault(name, old["features"][name])
+    manifest["features"] = dict(sorted(manifest["features"].items()))
+    return kept
 
 
 def write_features(bank_dir: Path, name: str, matrix: np.ndarray, producer: Mapping[str, Any]) -> Path:

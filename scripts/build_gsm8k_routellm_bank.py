@@ -17,24 +17,17 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from bench.bank import save_bank
+from bench.bank import save_bank, split_by_id
 from bench.paths import project_root
 
 WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 STRONG = "gpt-4-1106-preview"
 SOURCE_COMMIT = "0b64fdafe049e596a3f5657c219329f24af24198"
-
-
-def split_of(query_id: str) -> str:
-    """The documented deterministic split: 60 % train, 10 % val, 30 % test by id hash."""
-    bucket = int(hashlib.sha256(query_id.encode()).hexdigest()[:8], 16) % 10
-    return "train" if bucket < 6 else ("val" if bucket == 6 else "test")
 
 
 def gold_answers(gsm8k_test: Path) -> list[tuple[str, str]]:
@@ -54,7 +47,7 @@ def build(csv_path: Path, gsm8k_test: Path, out_dir: Path) -> Path:
     ids = [f"gsm8k-test-{i:05d}" for i in range(len(frame))]
     queries = pd.DataFrame({
         "query_id": ids,
-        "split": [split_of(q) for q in ids],
+        "split": [split_by_id(q) for q in ids],
         "prompt": frame["prompt"].tolist(),
         "answer": [answer for _, answer in gold],
     })

@@ -107,3 +107,15 @@ def test_routing_bank_needs_two_decoders(tmp_path):
                 "provenance": {}, "license": "x"}
     with pytest.raises(BankFormatError, match="at least two decoders"):
         save_bank(tmp_path / "b", manifest, q, r)
+
+
+def test_rebuilding_with_same_queries_keeps_features(bank_dir):
+    write_features(bank_dir, "emb", np.ones((12, 3)), {"extractor": "test"})
+    bank = load_bank(bank_dir)
+    manifest = {k: v for k, v in bank.manifest.items() if k not in ("files", "features")}
+    save_bank(bank_dir, manifest, bank.queries, bank.rewards.assign(reward=0.0))
+    again = load_bank(bank_dir)
+    assert again.feature_names == ["emb"] and again.manifest["features"]["emb"]["extractor"] == "test"
+    changed = bank.queries.assign(prompt="new prompt")
+    save_bank(bank_dir, manifest, changed, bank.rewards)
+    assert load_bank(bank_dir).feature_names == []   # rows may no longer match: dropped

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Create ./.venv (if missing) and install hardbench into it with the given extras.
+# Usage: scripts/setup_venv.sh [EXTRAS]   e.g. scripts/setup_venv.sh "all,test"
+# torch is pinned to 2.13.0 (a CPU wheel); nothing is downloaded from a model hub.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+spec="."
+if [ -n "$extras" ]; then spec=".[${extras}]"; fi
+stamp=".venv/.hardbench-installed-$(echo "$extras" | tr ',' '-')"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec"
+  touch "$stamp"
+fi
