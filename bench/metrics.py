@@ -53,7 +53,13 @@ def budget_to_reach(budgets: Sequence[float], means: Sequence[float], target: fl
 
 def compute_saved(budgets: Sequence[float], method_realized: Sequence[float], method_means: Sequence[float],
                   baseline_means: Sequence[float]) -> list[dict[str, float | None]]:
-    """Per positive baseline budget B: matched budget B' of the method and the saving in %."""
+    """Compute saved at matched quality, per positive baseline budget B.
+
+    The quality to match is the baseline's at B.  ``baseline_budget`` is the smallest budget
+    at which the baseline itself reaches it (B, unless the baseline curve is flat there) and
+    ``matched_budget`` the method's; saving = 100 * (1 - matched / baseline_budget).  So a
+    method identical to the baseline saves exactly 0, even where the curve has saturated.
+    """
     order = np.argsort(method_realized, kind="stable")
     xs = np.asarray(method_realized, dtype=np.float64)[order]
     ys = np.asarray(method_means, dtype=np.float64)[order]
@@ -61,9 +67,11 @@ def compute_saved(budgets: Sequence[float], method_realized: Sequence[float], me
     for budget, target in zip(budgets, baseline_means):
         if budget <= 0:
             continue
+        needed = budget_to_reach(budgets, baseline_means, float(target))
         matched = budget_to_reach(xs, ys, float(target))
-        saving = None if matched is None else 100.0 * (1.0 - matched / budget)
-        out.append({"budget": float(budget), "matched_budget": matched, "saving_pct": saving})
+        saving = None if matched is None or not needed else 100.0 * (1.0 - matched / needed)
+        out.append({"budget": float(budget), "baseline_budget": needed, "matched_budget": matched,
+                    "saving_pct": saving})
     return out
 
 
@@ -127,18 +135,23 @@ def squared_error(targets: np.ndarray, predictions: np.ndarray) -> float:
     return float(np.mean(np.sum((t - p) ** 2, axis=1)))
 
 
-def median_accuracy(target_scores: np.ndarray, predicted_scores: np.ndarray) -> float:
+def median_accuracy(target_scores: np.ndarray, predicted_scores: np.ndarray) -> float | None:
     """Agreement on "above the median" between targets and predictions.
 
     A query is positive if its target is above the targets' median.  The predictor labels
     as positive the same number of queries, those it ranks highest; ties in the ranking
     are broken at random and the *expected* accuracy is returned, so a constant predictor
-    scores exactly what random guessing of that many positives would.
+    scores exactly what random guessing of that many positives would.  When the median is
+    also the maximum, "at or above the median" is positive; None if all targets are equal.
     """
     t = np.asarray(target_scores, dtype=np.float64)
     p = np.asarray(predicted_scores, dtype=np.float64)
     positive = t > np.median(t)
+    if not positive.any():            # the median is the maximum (heavy ties): use >=
+        positive = t >= np.median(t)
     m = int(positive.sum())
+    if m in (0, len(t)):
+        return None
     order = np.argsort(-p, kind="stable")
     threshold = p[order[m - 1]] if m > 0 else np.inf
     above = p > threshold

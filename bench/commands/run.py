@@ -76,6 +76,6 @@ def format_result(result: dict[str, Any]) -> str:
     intr = result["intrinsic"]
     fmt2 = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     lines.append(f"\nintrinsic ({intr['loss_name']}): loss {intr['loss']:.4f}  Avg {intr['loss_avg']:.4f}  "
-                 f"Opt {intr['loss_opt']:.4f}  median-acc {intr['median_accuracy']:.3f}  "
+                 f"Opt {intr['loss_opt']:.4f}  median-acc {fmt2(intr['median_accuracy'])}  "
                  f"spearman {fmt2(intr['spearman'])}  ECE {fmt2(intr['ece'])}")
     return "\n".join(lines)
