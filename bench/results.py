@@ -35,10 +35,11 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def signature(task: str, bank_sha256: str, submission: str, split: str, bootstrap: int, seed: int) -> str:
-    """``task:T|bank:<sha8>|sub:S|split:test|boot:N|seed:N|v:<hardbench version>``."""
+def signature(task: str, bank_sha256: str, submission: str, split: str, bootstrap: int, seed: int,
+              offline_bins: int) -> str:
+    """``task:T|bank:<sha8>|sub:S|split:test|boot:N|seed:N|bins:N|v:<hardbench version>``."""
     return (f"task:{task}|bank:{bank_sha256[:8]}|sub:{submission}|split:{split}|boot:{bootstrap}"
-            f"|seed:{seed}|v:{__version__}")
+            f"|seed:{seed}|bins:{offline_bins}|v:{__version__}")
 
 
 def result_path(task: str, bank: str, submission: str, out_dir: Path | None = None) -> Path:
