@@ -15,8 +15,8 @@ frames are a 4-byte big-endian length followed by a UTF-8 JSON object):
   raw stdout (capped), the exit code, and a status (``exited``/``timeout``/``output_limit``/
   ``killed``).  With ``files`` the input is written to ``input.txt`` and ``output.txt`` is read
   back (TACO's file-based fallback).
-* ``{"op": "open", "timeout", "module_name"}``: fork a child that loads the program as a module and
-  then serves ``{"op": "call", "name", "args", "kwargs", "timeout", "solution_class"}`` requests
+* ``{"op": "open", "timeout", "module_name", "source"?, "require"?}``: fork a child that loads the
+  program (or the given ``source``) as a module, checks it defines ``require``, and then serves ``{"op": "call", "name", "args", "kwargs", "timeout", "solution_class"}`` requests
   until ``{"op": "close"}``.
 * The runner never receives expected outputs: it sends back what the program produced and the
   harness, outside the sandbox, decides pass or fail.
@@ -260,14 +260,15 @@ class Runner:
                 pass
         os._exit(code)
 
-    def _exec_program(self, module_name: str) -> dict[str, Any]:
-        """Run the program source as a fresh module; returns its namespace."""
+    def _exec_program(self, module_name: str, source: str | None = None) -> dict[str, Any]:
+        """Run the program source (or ``source``) as a fresh module; returns its namespace."""
         import types
 
         module = types.ModuleType(module_name)
         module.__file__ = "solution.py"
         sys.modules[module_name] = module
-        exec(compile(self.source, "solution.py", "exec"), module.__dict__)  # noqa: S102 - WARNING: untrusted
+        code = compile(self.source if source is None else source, "solution.py", "exec")
+        exec(code, module.__dict__)  # noqa: S102 - WARNING: untrusted code, runs only in the child
         return module.__dict__
 
     def _child_run_program(self) -> None:
@@ -284,12 +285,15 @@ class Runner:
             code = 1
         self._finish_child(code & 0xFF)
 
-    def _child_serve_calls(self, module_name: str) -> None:
+    def _child_serve_calls(self, module_name: str, source: str | None, require: str | None) -> None:
         """Child body for call-based tests: load the module, then answer call requests on fd 3/4."""
         try:
-            namespace = self._exec_program(module_name)
+            namespace = self._exec_program(module_name, source)
         except BaseException as exc:  # noqa: BLE001 - report the load failure as data
             write_frame(4, {"status": "error", "detail": f"{type(exc).__name__}: {exc}"[:500]})
+            os._exit(1)
+        if require is not None and require not in namespace:
+            write_frame(4, {"status": "error", "detail": f"the program defines no {require!r}"})
             os._exit(1)
         write_frame(4, {"status": "ok"})
         instance = None
@@ -453,10 +457,11 @@ class Runner:
         in_fd = os.open(os.devnull, os.O_RDONLY)
         null_fd = os.open(os.devnull, os.O_WRONLY)
         name = str(msg.get("module_name", "tmp_sol"))
+        source, require = msg.get("source"), msg.get("require")
         pid = self._fork(
             {0: in_fd, 1: null_fd, 2: null_fd, 3: req_r, 4: resp_w},
             workdir,
-            lambda: self._child_serve_calls(name),
+            lambda: self._child_serve_calls(name, source, require),
         )
         for fd in (req_r, resp_w, in_fd, null_fd):
             os.close(fd)

@@ -328,10 +328,18 @@ class SandboxSession:
         except (KeyError, TypeError):
             return RunResult("sandbox_died", None, "")
 
-    def open_module(self, timeout_s: float, module_name: str = "tmp_sol") -> CallResult:
-        """Load the program as a module in a fresh child that then serves :meth:`call`."""
-        reply = self._request({"op": "open", "timeout": timeout_s, "module_name": module_name}, timeout_s + _GRACE_S)
-        return self._call_result(reply)
+    def open_module(self, timeout_s: float, module_name: str = "tmp_sol", *, source: str | None = None,
+                    require: str | None = None) -> CallResult:
+        """Load the program (or ``source``) as a module in a fresh child that then serves :meth:`call`.
+
+        With ``require`` the load fails unless the module defines that name.
+        """
+        message: dict[str, Any] = {"op": "open", "timeout": timeout_s, "module_name": module_name}
+        if source is not None:
+            message["source"] = source
+        if require is not None:
+            message["require"] = require
+        return self._call_result(self._request(message, timeout_s + _GRACE_S))
 
     def call(self, name: str, args: Sequence[Any], timeout_s: float, *, kwargs: dict[str, Any] | None = None,
              solution_class: bool = False) -> CallResult:

@@ -321,10 +321,20 @@ class CodeVerifier:
     def _as_text(value: Any) -> str:
         return "\n".join(value) if isinstance(value, list) else str(value)
 
-    def _taco_stdio_pass(self, program: str, pairs: Sequence[tuple[Any, Any]]) -> list[TestOutcome]:
+    def _taco_stdio_pass(self, program: str, pairs: Sequence[tuple[Any, Any]],
+                         compile_check: str | None = None) -> list[TestOutcome]:
         outcomes: list[TestOutcome] = []
         with SandboxSession(program, self._limits(), allow_unsafe=self.allow_unsafe,
                             preimport=TACO_PREIMPORT) as session:
+            if compile_check is not None:
+                # TACO first loads the program wrapped in `def code():` as a module (running its
+                # leading import lines) and gives up on the program if that fails; same here,
+                # but inside the sandbox.
+                loaded = session.open_module(self.timeout_s, source=compile_check, require="code")
+                session.close_module()
+                if loaded.status != "ok":
+                    kind = "timeout" if loaded.status == "timeout" else "crash"
+                    return [TestOutcome(kind, f"program does not load as TACO's code(): {loaded.detail}")]
             for inputs, outputs in pairs:
                 stdin, expected = self._as_text(inputs), self._as_text(outputs)
                 run = session.run_stdio(stdin, self.timeout_s)
@@ -342,10 +352,12 @@ class CodeVerifier:
         return outcomes
 
     def _taco_stdio(self, code: str, pairs: Sequence[tuple[Any, Any]]) -> Verdict:
-        outcomes = self._taco_stdio_pass(taco_std_program(code), pairs)
+        wrapped = taco_wrapped_program(code)
+        compile_check = wrapped[: -len("\ncode()\n")]
+        outcomes = self._taco_stdio_pass(taco_std_program(code), pairs, compile_check)
         if len(outcomes) == len(pairs) and all(o.detail == "exit code 1" for o in outcomes):
             # TACO: when every test exits with code 1, run the program wrapped in `def code():`
-            outcomes = self._taco_stdio_pass(taco_wrapped_program(code), pairs)
+            outcomes = self._taco_stdio_pass(wrapped, pairs)
         return _verdict(outcomes, len(pairs))
 
     def _taco_call(self, code: str, fn_name: str, pairs: Sequence[tuple[Any, Any]]) -> Verdict:

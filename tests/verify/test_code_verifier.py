@@ -155,6 +155,17 @@ def test_each_test_is_checked_not_just_the_first() -> None:
 
 
 @needs_bwrap
+def test_program_must_load_as_tacos_code_function() -> None:
+    """TACO loads the program wrapped in ``def code():`` first; its leading import lines run at load
+    time (with no stdin), so a program starting ``import sys; a = input()`` fails there."""
+    row = FIXTURE[1]
+    verdict = CodeVerifier().verify("import sys; a, b = map(int, input().split())\nprint(a + b)\n", row)
+    assert verdict.status == "failed" and "code()" in verdict.detail
+    # the same program with the input on its own line passes
+    assert CodeVerifier().verify("import sys\na, b = map(int, input().split())\nprint(a + b)\n", row).status == "passed"
+
+
+@needs_bwrap
 def test_timeout_is_reported_as_timed_out() -> None:
     row = FIXTURE[1]
     code = "import time\na, b = map(int, input().split())\nif a == -5:\n    time.sleep(30)\nprint(a + b)\n"
