@@ -232,3 +232,17 @@ def test_list_cmd_doctests_pass() -> None:
 
     result = doctest.testmod(list_cmd, verbose=False)
     assert result.failed == 0 and result.attempted >= 1
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_declared_verifier_is_registered_and_accepts_its_options(name: str) -> None:
+    import importlib.util
+
+    from bench.verify.registry import VERIFIERS, build_verifier
+
+    task = load_task(name)
+    module = VERIFIERS.target(task.verifier.name).partition(":")[0]
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not in this checkout yet")
+    verifier = build_verifier(task.verifier.name, task.verifier.options)  # assign-only __init__
+    assert callable(verifier.verify)
