@@ -318,3 +318,24 @@ def test_a_set_up_error_stops_the_run(toy: Path, workers: str,
     assert "toy reference lacks a field" in capsys.readouterr().err
     assert not out.exists()     # the labeled rows so far stay in .partial for --resume
     assert len(read_jsonl(toy / "labeled.jsonl.partial")) == 4
+
+
+def test_verifier_option_override_strict_rule_matches_openai_exactly(tmp_path: Path) -> None:
+    out = tmp_path / "strict.jsonl"
+    assert main(["verify", "--task", "gsm8k", "--input", str(GSM8K_SAMPLES), "--output", str(out),
+                 "--workers", "1", "--verifier-option", "rule=strict"]) == 0
+    labeled = read_jsonl(out)
+    assert all(r["reward"] == float(r["openai_is_correct"]) for r in labeled)
+    assert sum(r["reward"] for r in labeled) == 223
+    assert all("(strict)" in r["detail"] for r in labeled)
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ("rule", "--verifier-option 'rule': expected KEY=VALUE"),
+    ("rule=fuzzy", "unknown rule 'fuzzy'"),
+])
+def test_bad_verifier_option_override(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      option: str, message: str) -> None:
+    assert main(["verify", "--task", "gsm8k", "--input", str(GSM8K_SAMPLES), "--output",
+                 str(tmp_path / "o"), "--workers", "1", "--verifier-option", option]) == 2
+    assert message in capsys.readouterr().err

@@ -23,10 +23,12 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from bench.errors import HardbenchError, UnsafeExecutionError
 from bench.tasks import TaskConfig, load_task
@@ -59,12 +61,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="samples per verifier call (default: 32)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from <output>.partial left by an interrupted run")
+    parser.add_argument("--verifier-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one of the task's verifier options (VALUE is YAML, e.g. "
+                             "'timeout_s=10' or 'judge={model: x}'); repeatable")
     parser.add_argument("--allow-code-execution", action="store_true",
                         help="required for code tasks: runs model-generated code (sandboxed)")
 
 
 def run(args: argparse.Namespace) -> int:
-    task = load_task(args.task)
+    task = with_verifier_options(load_task(args.task), args.verifier_option)
     check_code_execution(task, args.allow_code_execution)
     if args.workers < 1 or args.chunk_size < 1:
         raise HardbenchError("--workers and --chunk-size must be at least 1")
@@ -88,6 +93,28 @@ def check_code_execution(task: TaskConfig, allowed: bool) -> None:
             f"(unsafe_code: true in {task.source_file}); pass --allow-code-execution to run it "
             "(sandboxed with bubblewrap; see docs/code-verifier.md)"
         )
+
+
+def with_verifier_options(task: TaskConfig, assignments: Sequence[str]) -> TaskConfig:
+    """The task with ``KEY=VALUE`` overrides merged into its verifier options.
+
+    >>> from pathlib import Path
+    >>> t = with_verifier_options(TaskConfig("t", Path(".")), ["rule=strict", "n=3"])
+    >>> dict(t.verifier.options)
+    {'rule': 'strict', 'n': 3}
+    """
+    if not assignments:
+        return task
+    options = dict(task.verifier.options)
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise HardbenchError(f"--verifier-option {item!r}: expected KEY=VALUE")
+        try:
+            options[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise HardbenchError(f"--verifier-option {item!r}: VALUE is not valid YAML: {err}") from err
+    return replace(task, verifier=replace(task.verifier, options=options))
 
 
 def sample_text(row: Mapping[str, Any], where: str) -> str:

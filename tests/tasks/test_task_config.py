@@ -225,13 +225,15 @@ def test_hook_doctests_pass(name: str) -> None:
     assert result.failed == 0
 
 
-def test_list_cmd_doctests_pass() -> None:
+def test_command_doctests_pass() -> None:
     import doctest
 
     import bench.commands.list_cmd as list_cmd
+    import bench.commands.verify as verify_cmd
 
-    result = doctest.testmod(list_cmd, verbose=False)
-    assert result.failed == 0 and result.attempted >= 1
+    for module in (list_cmd, verify_cmd):
+        result = doctest.testmod(module, verbose=False)
+        assert result.failed == 0 and result.attempted >= 1
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
