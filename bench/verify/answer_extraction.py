@@ -4,7 +4,7 @@ Two GSM8K rules are offered because they disagree on real responses:
 
 ``strict`` (the default)
     The number after the last final-answer marker (``####``, "The answer is", "Final answer:",
-    or a ``\\boxed{}``); if the response has no marker, its last number.
+    "Answer:", a line starting ``A:``, or a ``\\boxed{}``); if the response has no marker, its last number.
 ``last_two`` (the paper, appendix B: "we simply extract the last 2 numbers in the model's
     answer and classify an answer as correct if either of them match the ground truth")
     Correct when either of the last two numbers equals the gold number.  It is more lenient:
@@ -31,8 +31,8 @@ GSM8K_RULES = ("strict", "last_two")
 _NUMBER_RE = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|(?<![\w.])-?\.\d+")
 # Final-answer markers, most explicit first.  Each is followed by the answer.
 _MARKER_RE = re.compile(
-    r"####|the (?:final )?answer is|final answer\s*(?:is)?\s*:?|answer\s*:",
-    flags=re.IGNORECASE,
+    r"####|the (?:final )?answer is|final answer\s*(?:is)?\s*:?|answer\s*:|^A:",
+    flags=re.IGNORECASE | re.MULTILINE,
 )
 
 
@@ -72,14 +72,15 @@ def find_last_boxed(text: str) -> str | None:
 def find_numbers(text: str) -> list[str]:
     """Every number in ``text``, in order, with thousands commas removed.
 
-    >>> find_numbers("She pays $1,200.50, then -3 and .5 more; 2x is not 2.")
-    ['1200.50', '-3', '.5', '2']
+    >>> find_numbers("She pays $1,200.50, then -3 and .5 more.")
+    ['1200.50', '-3', '.5']
     """
     return [m.group(0).replace(",", "") for m in _NUMBER_RE.finditer(text)]
 
 
 def extract_gsm8k_strict(text: str) -> str | None:
-    """The ``strict`` rule's answer: first number after the last marker, else the last number.
+    """The ``strict`` rule's answer: first number after the last marker followed by a number,
+    else the last number of the response.
 
     >>> extract_gsm8k_strict("3 + 4 = 7 apples. #### 7")
     '7'
@@ -93,9 +94,11 @@ def extract_gsm8k_strict(text: str) -> str | None:
         numbers = find_numbers(boxed)
         return numbers[0] if len(numbers) == 1 else None
     markers = list(_MARKER_RE.finditer(text))
-    if markers:
-        numbers = find_numbers(text[markers[-1].end() :])
-        return numbers[0] if numbers else None
+    ends = [m.start() for m in markers[1:]] + [len(text)]
+    for marker, end in reversed(list(zip(markers, ends))):
+        numbers = find_numbers(text[marker.end() : end])
+        if numbers:
+            return numbers[0]
     numbers = find_numbers(text)
     return numbers[-1] if numbers else None
 
