@@ -54,8 +54,8 @@ class MLPProbe:
     history_ : bench.predictors.losses.TrainingLog
     """
 
-    def __init__(self, feature: str | None = None, hidden: int = 256, dropout: float = 0.1,
-                 lr: float = 1e-3, weight_decay: float = 1e-4, batch_size: int = 64,
+    def __init__(self, feature: str | None = None, hidden: int = 256, dropout: float = 0.2,
+                 lr: float = 3e-4, weight_decay: float = 1e-2, batch_size: int = 64,
                  max_epochs: int = 200, patience: int = 10, seed: int | None = None) -> None:
         self.feature = feature
         self.hidden = hidden
