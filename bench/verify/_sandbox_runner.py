@@ -423,6 +423,8 @@ class Runner:
                     if fd == pidfd:
                         exited = True
                         poller.unregister(pidfd)
+                        # without a pid namespace an escaped orphan may hold the pipe: stop soon
+                        deadline = min(deadline, time.monotonic() + 0.5)
                         # the program is gone: orphans still holding the pipe are killed now
                         self._kill_all(pid)
                     elif fd == out_r:
@@ -512,6 +514,13 @@ class Runner:
 
     def op_init(self, msg: dict[str, Any]) -> dict[str, Any]:
         """Store the program and limits, pre-import trusted modules so children start warm."""
+        import builtins
+
+        def _quit(code: object = None) -> None:
+            raise SystemExit(code)
+
+        # `python -S` skips site, which is what defines exit() and quit(); programs use them
+        builtins.exit = builtins.quit = _quit  # type: ignore[attr-defined]
         self.source = msg["source"]
         self.limits = msg["limits"]
         self.pidns = bool(msg["pidns"])

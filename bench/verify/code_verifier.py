@@ -22,7 +22,7 @@ import numpy as np
 
 from bench.errors import TaskConfigError
 from bench.verify.base import Verdict
-from bench.verify.code_exec import CallResult, Limits, RunResult, SandboxSession
+from bench.verify.code_exec import CallResult, Limits, RunResult, SandboxError, SandboxSession
 
 #: the imports TACO's evaluator puts in front of every program (``synthesize_std_code`` /
 #: ``synthesize_cb_code`` in TACO's testing_util.py); programs may rely on them.
@@ -283,10 +283,13 @@ class CodeVerifier:
     def verify(self, sample: str, reference: Mapping[str, Any]) -> Verdict:
         """Score one sample: reward 1.0 only when every test passes."""
         code = extract_code(sample)
-        if "input_output" in reference:
-            return self._verify_taco(code, reference["input_output"])
-        if all(k in reference for k in ("prompt", "test", "entry_point")):
-            return self._verify_humaneval(code, reference)
+        try:
+            if "input_output" in reference:
+                return self._verify_taco(code, reference["input_output"])
+            if all(k in reference for k in ("prompt", "test", "entry_point")):
+                return self._verify_humaneval(code, reference)
+        except SandboxError as exc:  # the harness could not run the check: counted, not hidden
+            return Verdict(0.0, "error", str(exc)[:500])
         raise TaskConfigError(
             "code reference record has neither 'input_output' (TACO) nor 'prompt', 'test' and "
             f"'entry_point' (HumanEval); its fields are {sorted(reference)}"

@@ -202,3 +202,9 @@ def test_bwrap_command_isolates() -> None:
     assert all(b in allowed or b.endswith("site-packages") for b in binds), binds
     if os.geteuid() == 0:
         assert cmd[-1] == "--drop-uid"
+
+
+def test_sandbox_that_cannot_start_gives_an_error_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(code_exec, "build_bwrap_command", lambda limits: ["/bin/sh", "-c", "echo broken >&2"])
+    verdict = CodeVerifier().verify(GOOD_SUM, SUM_PROBLEM)
+    assert verdict.status == "error" and "failed to start" in verdict.detail and "broken" in verdict.detail

@@ -166,6 +166,14 @@ def test_program_must_load_as_tacos_code_function() -> None:
 
 
 @needs_bwrap
+def test_exit_and_quit_work_as_in_a_normal_interpreter() -> None:
+    row = FIXTURE[1]
+    ok = "a, b = map(int, input().split())\nprint(a + b)\nexit()\nprint('after exit')\n"
+    assert CodeVerifier().verify(ok, row).status == "passed"
+    assert CodeVerifier().verify("print(3)\nquit(2)\n", row).status == "failed"  # exit code 2
+
+
+@needs_bwrap
 def test_timeout_is_reported_as_timed_out() -> None:
     row = FIXTURE[1]
     code = "import time\na, b = map(int, input().split())\nif a == -5:\n    time.sleep(30)\nprint(a + b)\n"
