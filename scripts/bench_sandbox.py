@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from bench.verify.code_exec import Limits, RunResult, SandboxSession  # noqa: E402
 from bench.verify.code_verifier import (  # noqa: E402
     TACO_PREIMPORT,
-    _outcome_from_run,
+    outcome_from_run,
     taco_std_program,
 )
 
@@ -61,7 +61,7 @@ def run_sandbox(jobs: list[tuple[str, list[tuple[str, str]]]], timeout: float) -
     start = time.perf_counter()
     for program, tests in jobs:
         with SandboxSession(program, Limits(), preimport=TACO_PREIMPORT) as session:
-            kinds.append([_outcome_from_run(session.run_stdio(stdin, timeout), expected).kind
+            kinds.append([outcome_from_run(session.run_stdio(stdin, timeout), expected).kind
                           for stdin, expected in tests])
     return kinds, time.perf_counter() - start
 
@@ -83,7 +83,7 @@ def run_reference(jobs: list[tuple[str, list[tuple[str, str]]]], timeout: float,
                     run = RunResult("exited", proc.returncode, proc.stdout)
                 except subprocess.TimeoutExpired:
                     run = RunResult("timeout", None, "")
-                row.append(_outcome_from_run(run, expected).kind)
+                row.append(outcome_from_run(run, expected).kind)
             kinds.append(row)
     return kinds, time.perf_counter() - start
 

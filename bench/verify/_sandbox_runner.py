@@ -242,7 +242,7 @@ class Runner:
         sys.stdin = open(0, "r", encoding="utf-8", errors="replace", closefd=False)
         sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
-        sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+        sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr  # type: ignore[misc]
         sys.argv = ["solution.py"]
 
     @staticmethod
@@ -260,6 +260,9 @@ class Runner:
                 pass
         os._exit(code)
 
+    # WARNING: the next function executes untrusted, model-generated code.  It must only run in a
+    # forked child, after _child_setup applied the rlimits, inside the bubblewrap sandbox built by
+    # bench.verify.code_exec (which refuses to run without one unless allow_unsafe=True).
     def _exec_program(self, module_name: str, source: str | None = None) -> dict[str, Any]:
         """Run the program source (or ``source``) as a fresh module; returns its namespace."""
         import types
@@ -520,7 +523,7 @@ class Runner:
             raise SystemExit(code)
 
         # `python -S` skips site, which is what defines exit() and quit(); programs use them
-        builtins.exit = builtins.quit = _quit  # type: ignore[attr-defined]
+        builtins.exit = builtins.quit = _quit  # type: ignore[assignment]
         self.source = msg["source"]
         self.limits = msg["limits"]
         self.pidns = bool(msg["pidns"])

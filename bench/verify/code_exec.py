@@ -197,6 +197,9 @@ def build_bwrap_command(limits: Limits) -> list[str]:
     return cmd
 
 
+# WARNING: SandboxSession executes untrusted, model-generated code (through the runner).  Without
+# bubblewrap it refuses to start unless allow_unsafe=True; with allow_unsafe=True and no bwrap the
+# program runs with your user's rights, limited only by rlimits.  See the module docstring.
 class SandboxSession:
     """One sandboxed runner holding one program; tests are run one at a time.
 

@@ -197,7 +197,7 @@ class TestOutcome:
     detail: str = ""
 
 
-def _outcome_from_run(run: RunResult, expected: str, *, from_file: bool = False) -> TestOutcome:
+def outcome_from_run(run: RunResult, expected: str, *, from_file: bool = False) -> TestOutcome:
     if run.status == "timeout":
         return TestOutcome("timeout", "ran past the time limit")
     if run.status == "output_limit":
@@ -341,12 +341,12 @@ class CodeVerifier:
             for inputs, outputs in pairs:
                 stdin, expected = self._as_text(inputs), self._as_text(outputs)
                 run = session.run_stdio(stdin, self.timeout_s)
-                outcome = _outcome_from_run(run, expected)
+                outcome = outcome_from_run(run, expected)
                 if outcome.kind == "crash" and run.status == "exited":
                     # TACO's second fallback: the program may read input.txt / write output.txt
                     retry = session.run_stdio(stdin, self.timeout_s, files=True)
                     if retry.status == "exited" and retry.returncode == 0:
-                        outcome = _outcome_from_run(retry, expected, from_file=True)
+                        outcome = outcome_from_run(retry, expected, from_file=True)
                 outcomes.append(outcome)
                 # stop at the first failure, unless every test so far exited with code 1 (TACO
                 # then retries the whole problem with the program wrapped in a function)
@@ -418,5 +418,5 @@ class CodeVerifier:
         return Verdict(1.0, "passed", "check() passed")
 
 
-__all__ = ["CodeVerifier", "TACO_PRELUDE", "extract_code", "taco_compare_call", "taco_compare_stdout",
+__all__ = ["CodeVerifier", "TACO_PRELUDE", "extract_code", "outcome_from_run", "taco_compare_call", "taco_compare_stdout",
            "taco_process_input_output", "taco_std_program", "taco_wrapped_program"]
