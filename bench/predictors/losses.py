@@ -13,6 +13,7 @@ LoRA-adapted LM); importing this module imports torch.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -93,6 +94,7 @@ def fit_early_stopping(
     config: TrainConfig,
     seed: int,
     param_groups: list[dict] | None = None,
+    verbose: bool = False,
 ) -> TrainingLog:
     """Train ``module``'s trainable parameters with Adam; keep the epoch with the best val loss.
 
@@ -112,6 +114,8 @@ def fit_early_stopping(
     param_groups : list of dict, optional
         Adam parameter groups (e.g. a larger learning rate for a head); default: every
         trainable parameter of ``module`` at ``config.lr``.
+    verbose : bool
+        Print one line per epoch (losses) to stderr: progress for long runs.
     """
     groups = param_groups or [{"params": [p for p in module.parameters() if p.requires_grad]}]
     optimiser = torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
@@ -142,6 +146,10 @@ def fit_early_stopping(
                               if p.requires_grad}
             else:
                 waited += 1
+        if verbose:
+            val_text = f", val loss {log.val_loss[-1]:.4f}" if log.val_loss else ""
+            print(f"epoch {epoch + 1}: train loss {log.train_loss[-1]:.4f}{val_text} "
+                  f"({log.steps} steps)", file=sys.stderr, flush=True)
         if (config.max_steps is not None and log.steps >= config.max_steps) or waited >= config.patience:
             break
     if best_state is not None:

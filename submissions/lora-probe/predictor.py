@@ -184,7 +184,8 @@ class LoRAProbe:
                                  patience=self.patience, max_steps=self.max_steps)
             self.history_ = fit_early_stopping(self.net_, batch_loss,
                                                val_loss if len(val_rows) else None,
-                                               len(fit_rows), config, seed, param_groups=groups)
+                                               len(fit_rows), config, seed, param_groups=groups,
+                                               verbose=True)
         return self
 
     def predict(self, test) -> np.ndarray:
