@@ -156,9 +156,10 @@ def _site_dirs() -> list[Path]:
     """site-packages of the harness's environment (numpy for TACO's prelude), mounted read-only."""
     import sysconfig
 
-    paths = {Path(sysconfig.get_paths()["purelib"]).resolve(), Path(sysconfig.get_paths()["platlib"]).resolve()}
-    root = _interpreter_root()
-    return sorted(p for p in paths if p.is_dir() and root not in p.parents)
+    import site
+
+    found = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *site.getsitepackages()]
+    return sorted({Path(p).resolve() for p in found if Path(p).is_dir()})
 
 
 def build_bwrap_command(limits: Limits) -> list[str]:
@@ -182,6 +183,9 @@ def build_bwrap_command(limits: Limits) -> list[str]:
     cmd += ["--perms", "0755", "--dir", "/sandbox", "--ro-bind", str(RUNNER_PATH), _SANDBOX_RUNNER]
     site_args: list[str] = []
     for i, site in enumerate(_site_dirs()):
+        if root in site.parents or Path("/usr") in site.parents:
+            site_args.append(f"--site={site}")  # already mounted at the same path
+            continue
         dest = f"{_SANDBOX_SITE}{i}"
         cmd += ["--ro-bind", str(site), dest]
         site_args.append(f"--site={dest}")
