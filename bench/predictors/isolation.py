@@ -10,8 +10,9 @@ Two isolation modes (:func:`isolation_mode`):
 
 ``bwrap``    The child runs under bubblewrap: the whole filesystem read-only, EXCEPT that the
              bank folders, ``tasks/*/banks``, ``results/`` and the repository's ``.git``
-             are replaced by empty folders, no network, its own PID namespace, a private
-             ``/tmp``.  A submission cannot read the bank's reward files even if it knows
+             are replaced by empty folders; no capabilities (it cannot unmount them, even
+             as root), a minimal ``/dev`` (no disks; GPUs only), no network, its own PID
+             namespace, a private ``/tmp``.  A submission cannot read the bank's reward files even if it knows
              their path.
 ``process``  Plain child process.  The views still carry no test labels, but a hostile
              submission could open the bank's files on disk.  Used when bubblewrap is not
@@ -77,7 +78,7 @@ def _probe_bwrap() -> bool:
     exe = shutil.which("bwrap")
     if exe is None:
         return False
-    cmd = [exe, "--ro-bind", "/", "/", "--proc", "/proc", "--dev-bind", "/dev", "/dev",
+    cmd = [exe, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--cap-drop", "ALL",
            "--unshare-net", "--unshare-pid", "--die-with-parent", "true"]
     try:
         done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
@@ -146,6 +147,12 @@ def _writable_cache_dirs() -> list[Path]:
     return out
 
 
+def gpu_devices() -> list[Path]:
+    """GPU device nodes to expose in the sandbox (its ``/dev`` is otherwise minimal: no disks)."""
+    patterns = ("nvidia*", "dri", "kfd")
+    return sorted({p for pattern in patterns for p in Path("/dev").glob(pattern)})
+
+
 def bwrap_prefix(workdir: Path, hide: Sequence[Path], readable: Sequence[Path] = ()) -> list[str]:
     """The bubblewrap arguments that run a command with ``hide`` invisible and no network.
 
@@ -155,8 +162,9 @@ def bwrap_prefix(workdir: Path, hide: Sequence[Path], readable: Sequence[Path] =
     folders over everything hidden (so nothing mounted before can re-expose a bank).
     """
     exe = shutil.which("bwrap") or "bwrap"
-    args = [exe, "--ro-bind", "/", "/", "--dev-bind", "/dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp"]
+    args = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for device in gpu_devices():
+        args += ["--dev-bind", str(device), str(device)]
     for path in readable:
         args += ["--ro-bind", str(path), str(path)]
     for cache in _writable_cache_dirs():
@@ -164,8 +172,10 @@ def bwrap_prefix(workdir: Path, hide: Sequence[Path], readable: Sequence[Path] =
     args += ["--bind", str(workdir), str(workdir)]
     for path in hide:
         args += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
-    args += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--die-with-parent",
-             "--new-session", "--chdir", str(workdir)]
+    # --cap-drop ALL matters when the harness runs as root: with capabilities kept, the
+    # child could simply unmount the empty folders that hide the banks.
+    args += ["--cap-drop", "ALL", "--unshare-net", "--unshare-pid", "--unshare-ipc",
+             "--die-with-parent", "--new-session", "--chdir", str(workdir)]
     return args
 
 

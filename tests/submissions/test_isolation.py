@@ -46,7 +46,7 @@ class Thief:
 """
 
 SPY = """
-import glob, os, socket
+import ctypes, glob, os, socket, subprocess
 import numpy as np
 
 def _readable(path):
@@ -63,6 +63,16 @@ def _online():
         return True
     except OSError:
         return False
+
+def _unmount_and_read(bank_path):
+    # as root with capabilities, the empty folder over the bank could be unmounted
+    subprocess.run(["umount", bank_path], capture_output=True)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.umount2(bank_path.encode(), 2)  # MNT_DETACH
+    except OSError:
+        pass
+    return _readable(os.path.join(bank_path, "rewards.parquet"))
 
 class Spy:
     '''Each prediction slot is one observation (1 = could see it).'''
@@ -88,6 +98,9 @@ class Spy:
             bool(self.train_ids_ & set(map(str, test.query_ids))),               # 6
             _readable(os.path.join(root, "bench", "paths.py")),                   # 7 control
             _online(),                                                            # 8
+            _unmount_and_read(self.bank_path),                                    # 9
+            any(_readable(d) for d in glob.glob("/dev/[sv]d*") + glob.glob("/dev/nvme*")
+                + glob.glob("/dev/mapper/*") + glob.glob("/dev/loop*")),          # 10 disks
         ]
         out = np.zeros(len(test.query_ids))
         out[: len(obs)] = obs
@@ -142,10 +155,11 @@ def test_spy_sees_no_labels_under_bwrap(tmp_path: Path, bank_outside_tmp: Path,
                   {"bank_path": str(bank_outside_tmp), "repo_root": str(project_root())},
                   bank_outside_tmp)
     observed = dict(zip(["bank", "task_banks", "git", "test.targets", "extra targets",
-                         "odd splits", "test ids in train", "own code", "network"], out[:9]))
+                         "odd splits", "test ids in train", "own code", "network",
+                         "bank after umount", "raw disks"], out[:11]))
     assert observed == {"bank": 0, "task_banks": 0, "git": 0, "test.targets": 0,
                         "extra targets": 0, "odd splits": 0, "test ids in train": 0,
-                        "own code": 1, "network": 0}
+                        "own code": 1, "network": 0, "bank after umount": 0, "raw disks": 0}
 
 
 def test_spy_views_carry_no_test_labels_in_any_mode(tmp_path: Path, bank_outside_tmp: Path,
