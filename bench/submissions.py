@@ -19,6 +19,7 @@ and come back in the order of ``test.query_ids``.  Folders whose name starts wit
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,11 @@ def load_submission(name_or_path: str) -> Submission:
     params = meta.get("params") or {}
     if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
         raise SubmissionError(f"{path}: params must be a mapping of names to values")
+    try:
+        json.dumps(params)
+    except (TypeError, ValueError) as err:
+        raise SubmissionError(f"{path}: params must be plain YAML values (numbers, strings, "
+                              f"lists, mappings): {err}") from err
     entry = None
     if kind == "code":
         entry = str(meta.get("entry", "predictor:Predictor"))

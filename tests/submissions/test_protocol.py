@@ -140,6 +140,10 @@ def test_load_submission_errors(tmp_path: Path) -> None:
     (folder / "submission.yaml").write_text("kind: code\nparams: [1, 2]\n")
     with pytest.raises(SubmissionError, match=r"params must be a mapping"):
         load_submission(str(folder))
+    (folder / "submission.yaml").write_text("kind: code\nentry: 'm:C'\nparams: {when: 2024-01-01}\n")
+    (folder / "m.py").write_text("")
+    with pytest.raises(SubmissionError, match=r"params must be plain YAML values"):
+        load_submission(str(folder))
     (folder / "submission.yaml").write_text("kind: [unclosed\n")
     with pytest.raises(SubmissionError, match=r"invalid YAML"):
         load_submission(str(folder))
