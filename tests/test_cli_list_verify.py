@@ -339,3 +339,55 @@ def test_bad_verifier_option_override(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["verify", "--task", "gsm8k", "--input", str(GSM8K_SAMPLES), "--output",
                  str(tmp_path / "o"), "--workers", "1", "--verifier-option", option]) == 2
     assert message in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- bench verify: HH with a reward model
+
+
+@pytest.fixture(scope="module")
+def tiny_random_deberta_rm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 2-layer DeBERTa-v2 reward model (OpenAssistant's architecture) with
+    a word-level tokenizer: a test fixture built here, not a trained model."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    words = "[PAD] [UNK] [CLS] [SEP] i you what how is a the to do can not and it of".split()
+    vocab = {w: k for k, w in enumerate(words)}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    core.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=core, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]")
+    config = transformers.DebertaV2Config(
+        vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+        num_attention_heads=2, num_labels=1, pad_token_id=0, max_position_embeddings=512)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("rm") / "tiny-random-deberta-rm"
+    transformers.DebertaV2ForSequenceClassification(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_verify_hh_with_a_reward_model(tmp_path: Path, tiny_random_deberta_rm: Path) -> None:
+    from bench.tasks import load_task
+    from bench.verify.chat_rewards import RewardModelScorer
+    from bench.verify.base import verify_batch
+
+    queries = load_task("hh").load_queries("test")[:3]
+    rows = [{"query_id": q["query_id"], "sample": q[side], "side": side}
+            for q in queries for side in ("chosen", "rejected")]
+    inp, out = write_jsonl(tmp_path / "s.jsonl", rows), tmp_path / "labeled.jsonl"
+    assert main(["verify", "--task", "hh", "--split", "test", "--input", str(inp), "--output", str(out),
+                 "--workers", "2",   # capped at 1 by the task's verifier.max_workers
+                 "--verifier-option", f"model_name_or_path={tiny_random_deberta_rm}"]) == 0
+    labeled = read_jsonl(out)
+    assert [r["status"] for r in labeled] == ["scored"] * 6
+    # the command hands the verifier the task's reference records (prompt as chat messages)
+    scorer = RewardModelScorer(model_name_or_path=str(tiny_random_deberta_rm))
+    by_id = {q["query_id"]: q for q in queries}
+    direct = verify_batch(scorer, [r["sample"] for r in rows], [by_id[r["query_id"]] for r in rows])
+    assert [r["reward"] for r in labeled] == pytest.approx([v.reward for v in direct], abs=1e-5)
+    assert len({round(r["reward"], 6) for r in labeled}) > 1
