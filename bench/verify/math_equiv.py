@@ -813,7 +813,9 @@ class MathVerifier:
     def _ask_judge(self, response: str, gold: str, stage1_reason: str) -> Verdict:
         from bench.verify.judge import JudgeError, as_judge
 
-        judge = as_judge(self.judge)
+        judge = getattr(self, "judge_", None)
+        if judge is None:
+            judge = self.judge_ = as_judge(self.judge)  # built once: a local model loads once
         try:
             decision = judge.judge_math(gold_answer=gold, response=response)
         except JudgeError as err:
