@@ -21,7 +21,7 @@ as ``50\\%`` against ``0.5``, ``5\\text{ m}`` against ``5``, or a list in a diff
 ``unsure``.
 
 Sympy can hang or exhaust memory (``9^{9^{9^9}}``), so every comparison runs in a persistent
-child process with a hard timeout: on timeout the child is killed, the verdict is ``unsure``
+child process (a fresh interpreter fed over pipes) with a hard timeout: on timeout the child is killed, the verdict is ``unsure``
 and the next call starts a fresh child.  This works from threads (signal-based timeouts do
 not).
 
@@ -32,11 +32,17 @@ only, with the paper's YES/NO prompt.  Without a judge an ``unsure`` answer keep
 
 from __future__ import annotations
 
-import multiprocessing
+import json
+import os
 import re
+import select
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sympy
@@ -59,7 +65,7 @@ _DROP_COMMANDS = (
     r"\big", r"\Big", r"\!", r"\,", r"\;", r"\:", r"\quad", r"\qquad",
 )
 _RENAMES = {
-    r"\dfrac": r"\frac", r"\tfrac": r"\frac", r"\dbinom": r"\binom", r"\tbinom": r"\binom",
+    r"\dfrac": r"\frac", r"\tfrac": r"\frac", r"\cfrac": r"\frac", r"\dbinom": r"\binom", r"\tbinom": r"\binom",
     r"\mbox{": r"\text{", r"\mathrm{": r"\text{", r"\textbf{": r"\text{", r"\textnormal{": r"\text{",
     r"\textrm{": r"\text{", r"\operatorname{": r"\text{",
     r"\leq": r"\le", r"\geq": r"\ge", r"\neq": r"\ne", r"\lt": "<", r"\gt": ">",
@@ -94,6 +100,7 @@ def normalize_latex(text: str) -> str:
     s = re.sub(r"\\sqrt\s*(\d|[a-zA-Z](?![a-zA-Z]))", r"\\sqrt{\1}", s)
     s = _squeeze_spaces(s)
     s = re.sub(r"(\\text\{[^{}]*\})", lambda m: r"\text{" + " ".join(m.group(1)[6:-1].split()) + "}", s)
+    s = re.sub(r"\\text\{(-?\d+(?:\.\d+)?)\}", r"\1", s)  # \text{13} is just 13
     s = s.rstrip(".").rstrip()
     return s
 
@@ -253,8 +260,9 @@ def _parse_structure(s: str) -> Node:
         return Node("unit", (_parse_structure(unit.group(1).strip()),), text=unit.group(2).replace(" ", ""))
     if s.startswith(r"\$") and len(s) > 2:
         return Node("unit", (_parse_structure(s[2:]),), text="$")
-    if r"\text{" in s or re.search(r"[A-Za-z]{2,}", re.sub(r"\\[A-Za-z]+", "", s)):
-        raise UnparseableAnswer("text")
+    bare = re.sub(r"\\[A-Za-z]+", "", s)
+    if r"\text{" in s or re.search(r"[A-Za-z]{3,}|\s[A-Za-z]{2}", bare):
+        raise UnparseableAnswer("text or unit words")  # "5 cm", "meters"; "3qr" stays a product
     return _parse_scalar(s)
 
 
@@ -684,82 +692,118 @@ def _compare_symbolic(x: sympy.Expr, y: sympy.Expr) -> tuple[Status, str]:
 # --------------------------------------------------------------------------- worker process
 
 
-def _worker_main(conn: Any, memory_limit_bytes: int) -> None:
-    """Child loop: receive (answer, gold), send (status, reason).  Killed by the parent on timeout."""
+def _worker_main(memory_limit_bytes: int) -> None:
+    """Child loop over stdin/stdout JSON lines: ``[answer, gold]`` in, ``[status, reason]`` out.
+
+    The parent kills this process on timeout; exceptions become ``unsure`` with their name.
+    """
     try:
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
     except (ImportError, ValueError, OSError):
         pass
-    conn.send(("ready", ""))
-    while True:
-        try:
-            answer, gold = conn.recv()
-        except EOFError:
-            return
+    out = sys.stdout.buffer
+    out.write(b'["ready", ""]\n')
+    out.flush()
+    for line in sys.stdin.buffer:
+        answer, gold = json.loads(line)
         try:
             result = compare_answers(answer, gold)
         except (MemoryError, RecursionError) as err:
             result = ("unsure", f"comparison failed: {type(err).__name__}")
         except Exception as err:  # noqa: BLE001 - sympy raises anything; recorded as unsure, never hidden
             result = ("unsure", f"comparison raised {type(err).__name__}: {err}"[:300])
-        conn.send(result)
+        out.write(json.dumps(list(result)).encode("utf-8") + b"\n")
+        out.flush()
 
 
 class ComparisonWorker:
     """A persistent child process running :func:`compare_answers` with a hard timeout.
 
-    Thread-safe (a lock serialises calls).  On timeout the child is killed and the next call
-    starts a new one; the child's start-up (importing sympy) does not count against the timeout.
+    The child is a fresh interpreter (``subprocess``, not ``multiprocessing``: it never
+    re-imports the caller's ``__main__``) talking JSON lines over pipes.  Thread-safe: a lock
+    serialises calls.  On timeout the child is killed and the next call starts a new one; the
+    child's start-up (importing sympy) does not count against the timeout.
     """
 
     def __init__(self, *, memory_limit_bytes: int = 4 << 30, startup_timeout_s: float = 120.0) -> None:
         self.memory_limit_bytes = memory_limit_bytes
         self.startup_timeout_s = startup_timeout_s
         self._lock = threading.Lock()
-        self._process: Any = None
-        self._conn: Any = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._buffer = b""
 
     def compare(self, answer: str, gold: str, timeout_s: float) -> tuple[Status, str]:
         """Run one comparison; ``("unsure", "timed out ...")`` when it takes over ``timeout_s``."""
         with self._lock:
-            if self._process is None or not self._process.is_alive():
+            if self._process is None or self._process.poll() is not None:
                 self._start()
+            assert self._process is not None and self._process.stdin is not None
             try:
-                self._conn.send((answer, gold))
-                if self._conn.poll(timeout_s):
-                    return tuple(self._conn.recv())  # type: ignore[return-value]
+                self._process.stdin.write(json.dumps([answer, gold]).encode("utf-8") + b"\n")
+                self._process.stdin.flush()
+                line = self._read_line(timeout_s)
             except (EOFError, BrokenPipeError, OSError) as err:
                 self._stop()
                 return "unsure", f"comparison worker died ({type(err).__name__})"
-            self._stop()
-            return "unsure", f"comparison timed out after {timeout_s:g} s (worker killed)"
+            if line is None:
+                self._stop()
+                return "unsure", f"comparison timed out after {timeout_s:g} s (worker killed)"
+            status, reason = json.loads(line)
+            return str(status), str(reason)
 
     def close(self) -> None:
-        """Stop the child process (it is a daemon, so it also dies with the parent)."""
+        """Stop the child process."""
         with self._lock:
             self._stop()
 
     def _start(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe()
-        process = context.Process(target=_worker_main, args=(child, self.memory_limit_bytes), daemon=True)
-        process.start()
-        child.close()
-        if not parent.poll(self.startup_timeout_s):
-            process.kill()
+        root = str(Path(__file__).resolve().parent.parent.parent)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+        code = f"from bench.verify.math_equiv import _worker_main; _worker_main({int(self.memory_limit_bytes)})"
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True
+        )
+        self._buffer = b""
+        try:
+            ready = self._read_line(self.startup_timeout_s)
+        except EOFError:
+            ready = None
+        if ready is None:
+            self._stop()
             raise RuntimeError(f"math comparison worker did not start within {self.startup_timeout_s} s")
-        parent.recv()
-        self._process, self._conn = process, parent
+
+    def _read_line(self, timeout_s: float) -> bytes | None:
+        """One line from the child, or None after ``timeout_s``; EOFError if the child died."""
+        assert self._process is not None and self._process.stdout is not None
+        fd = self._process.stdout.fileno()
+        deadline = time.monotonic() + timeout_s
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    raise EOFError("comparison worker exited")
+                self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
 
     def _stop(self) -> None:
         if self._process is not None:
             self._process.kill()
-            self._process.join(5)
-        if self._conn is not None:
-            self._conn.close()
-        self._process, self._conn = None, None
+            self._process.wait(5)
+            for pipe in (self._process.stdin, self._process.stdout):
+                if pipe is not None:
+                    pipe.close()
+        self._process, self._buffer = None, b""
+
+    def __del__(self) -> None:
+        if getattr(self, "_process", None) is not None:
+            self._stop()
 
 
 _SHARED_WORKER = ComparisonWorker()

