@@ -733,9 +733,12 @@ class ComparisonWorker:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._buffer = b""
+        self._owner_pid = os.getpid()
 
     def compare(self, answer: str, gold: str, timeout_s: float) -> tuple[Status, str]:
         """Run one comparison; ``("unsure", "timed out ...")`` when it takes over ``timeout_s``."""
+        if self._owner_pid != os.getpid():  # forked copy: the parent's child and lock are not ours
+            self._lock, self._process, self._buffer, self._owner_pid = threading.Lock(), None, b"", os.getpid()
         with self._lock:
             if self._process is None or self._process.poll() is not None:
                 self._start()
@@ -802,7 +805,7 @@ class ComparisonWorker:
         self._process, self._buffer = None, b""
 
     def __del__(self) -> None:
-        if getattr(self, "_process", None) is not None:
+        if getattr(self, "_process", None) is not None and self._owner_pid == os.getpid():
             self._stop()
 
 

@@ -120,3 +120,26 @@ def test_verifier_extracts_the_last_box(worker: ComparisonWorker) -> None:
 def test_verifier_without_judge_scores_unsure_as_zero(worker: ComparisonWorker) -> None:
     verdict = MathVerifier(worker=worker, timeout_s=30).verify(r"\boxed{0.5}", {"answer": r"50\%"})
     assert (verdict.reward, verdict.status) == (0.0, "unsure")
+
+
+def test_worker_survives_a_fork(worker: ComparisonWorker) -> None:
+    """A forked process (a ProcessPoolExecutor worker) must not share the parent's child."""
+    import multiprocessing
+
+    assert worker.compare("1", "1.0", timeout_s=30)[0] == "correct"  # parent's child is running
+    parent_child = worker._process
+    _FORKED["worker"] = worker  # inherited by the forked pool process, not pickled
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        status, child_pid = pool.apply(_compare_in_fork)
+    assert status == "incorrect" and child_pid != parent_child.pid  # the fork started its own child
+    assert worker._process is parent_child and worker.compare("2", "2.0", timeout_s=30)[0] == "correct"
+
+
+_FORKED: dict[str, ComparisonWorker] = {}
+
+
+def _compare_in_fork() -> tuple[str, int]:
+    worker = _FORKED["worker"]
+    status = worker.compare("2", "3", timeout_s=30)[0]
+    return status, worker._process.pid
