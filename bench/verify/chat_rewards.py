@@ -97,7 +97,7 @@ class RewardModelScorer:
     def _load(self) -> tuple[Any, Any]:
         loaded = getattr(self, "model_", None)
         if loaded is not None:
-            return self.tokenizer_, loaded
+            return getattr(self, "tokenizer_"), loaded
         try:
             import torch
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -120,7 +120,8 @@ class RewardModelScorer:
         if model.config.pad_token_id is None:
             model.config.pad_token_id = tokenizer.pad_token_id
         tokenizer.truncation_side = "left"
-        self.tokenizer_, self.model_ = tokenizer, model.to(self.device).eval()
+        self.tokenizer_: Any = tokenizer
+        self.model_: Any = model.to(self.device).eval()
         return self.tokenizer_, self.model_
 
     def verify(self, sample: str, reference: Mapping[str, Any]) -> Verdict:

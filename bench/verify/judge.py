@@ -167,7 +167,8 @@ class TransformersBackend:
         kwargs = {"gguf_file": self.gguf_file} if self.gguf_file else {}
         try:
             tokenizer = AutoTokenizer.from_pretrained(self.model_name_or_path, **kwargs)
-            model = AutoModelForCausalLM.from_pretrained(self.model_name_or_path, **kwargs).to(self.device).eval()
+            model: Any = AutoModelForCausalLM.from_pretrained(self.model_name_or_path, **kwargs)
+            model = model.to(self.device).eval()
         except (OSError, ValueError) as err:
             raise JudgeError(f"cannot load judge model {self.model_name_or_path!r}: {err}") from err
         self._loaded = (tokenizer, model)

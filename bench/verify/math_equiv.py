@@ -93,7 +93,7 @@ def normalize_latex(text: str) -> str:
     for command in _DROP_COMMANDS:
         s = re.sub(re.escape(command) + r"(?![A-Za-z])", " ", s)
     for old, new in _RENAMES.items():
-        s = re.sub(re.escape(old) + (r"(?![A-Za-z])" if old[-1].isalpha() else ""), lambda _m, n=new: n, s)
+        s = re.sub(re.escape(old) + (r"(?![A-Za-z])" if old[-1].isalpha() else ""), new.replace("\\", "\\\\"), s)
     s = re.sub(r"\\?%", r"\\%", s)
     s = re.sub(r"\\(frac|binom)\s*(\d)\s*(\d)", r"\\\1{\2}{\3}", s)
     s = re.sub(r"\\(frac|binom)\s*\{([^{}]*)\}\s*(\d)", r"\\\1{\2}{\3}", s)
@@ -239,13 +239,13 @@ def _parse_structure(s: str) -> Node:
         inner = s[2:-2]
         return Node("set", tuple(_parse_structure(p) for p in _split_top(inner, (",",)))) if inner else Node("set")
     if s[0] in "([" and s[-1] in ")]" and _outer_bracket_spans_all(s):
-        inner = _split_top(s[1:-1], (",",))
-        if len(inner) == 2:
+        entries = _split_top(s[1:-1], (",",))
+        if len(entries) == 2:
             if s[0] + s[-1] == "()" and r"\infty" not in s:
-                return Node("pair", tuple(_parse_structure(p) for p in inner))
+                return Node("pair", tuple(_parse_structure(p) for p in entries))
             return _parse_interval(s)
-        if len(inner) > 2 and s[0] + s[-1] == "()":
-            return Node("tuple", tuple(_parse_structure(p) for p in inner))
+        if len(entries) > 2 and s[0] + s[-1] == "()":
+            return Node("tuple", tuple(_parse_structure(p) for p in entries))
     items = [p for p in _split_top(s, _LIST_SEPARATORS)]
     if len(items) > 1:
         if any(not p.strip() for p in items):
@@ -325,7 +325,10 @@ def _rewrite_commands(s: str) -> str:
             out.append(s[i])
             i += 1
             continue
-        name = re.match(r"\\([A-Za-z]+|.)", s[i:]).group(1)
+        command = re.match(r"\\([A-Za-z]+|.)", s[i:])
+        if command is None:
+            raise UnparseableAnswer("trailing backslash")
+        name = command.group(1)
         i += 1 + len(name)
         if name == "frac":
             i, num = _read_arg(s, i)
@@ -496,8 +499,10 @@ def compare_answers(answer: str, gold: str) -> tuple[Status, str]:
     a, g = normalize_latex(answer), normalize_latex(gold)
     if a == g:
         return "correct", "identical after normalisation"
-    status, reason = compare_nodes(parse_answer(a), parse_answer(g))
-    return status, reason
+    try:
+        return compare_nodes(parse_answer(a), parse_answer(g))
+    except UnparseableAnswer as err:
+        return "unsure", f"cannot compare: {err}"
 
 
 def compare_nodes(a: Node, b: Node) -> tuple[Status, str]:
@@ -535,9 +540,9 @@ def compare_nodes(a: Node, b: Node) -> tuple[Status, str]:
     if a.kind == b.kind == "set":
         return _compare_unordered(a.items, b.items, "set", exact_order_is_proof=False)
     if {a.kind, b.kind} <= {"list", "expr"}:
-        ia = a.items if a.kind == "list" else (a,)
-        ib = b.items if b.kind == "list" else (b,)
-        return _compare_unordered(ia, ib, "list", exact_order_is_proof=True)
+        items_a = a.items if a.kind == "list" else (a,)
+        items_b = b.items if b.kind == "list" else (b,)
+        return _compare_unordered(items_a, items_b, "list", exact_order_is_proof=True)
     return "unsure", f"different structures ({a.kind} vs {b.kind})"
 
 
@@ -551,8 +556,7 @@ def _as_interval(node: Node) -> Node:
 
 def _compare_equations(a: Node, b: Node) -> tuple[Status, str]:
     if a.kind == b.kind == "eq":
-        lhs = compare_nodes(a.items[0], b.items[0])
-        if lhs[0] == "correct":
+        if compare_nodes(a.items[0], b.items[0])[0] == "correct":
             status, reason = compare_nodes(a.items[1], b.items[1])
             return status, f"same left side; right sides: {reason}"
         return "unsure", "equations with different left sides"
