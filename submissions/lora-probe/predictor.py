@@ -142,11 +142,18 @@ class LoRAProbe:
         return self.net_(batch["input_ids"], batch["attention_mask"])
 
     def _batched_outputs(self, prompts: Sequence[str]) -> torch.Tensor:
+        """Outputs for many prompts, batched by length (less padding), in the input order."""
         self.net_.eval()
+        lengths = [len(ids) for ids in self.tokenizer_(list(prompts), truncation=True,
+                                                        max_length=self.max_length)["input_ids"]]
+        order = np.argsort(lengths, kind="stable")
+        parts = []
         with torch.no_grad():
-            parts = [self._outputs(prompts[i:i + self.eval_batch_size])
-                     for i in range(0, len(prompts), self.eval_batch_size)]
-        return torch.cat(parts).float()
+            for start in range(0, len(order), self.eval_batch_size):
+                rows = order[start:start + self.eval_batch_size]
+                parts.append(self._outputs([prompts[i] for i in rows]).float())
+        out = torch.cat(parts) if parts else torch.zeros((0, self.net_.head.out_features))
+        return out[torch.from_numpy(np.argsort(order, kind="stable")).to(out.device)]
 
     def _init_head(self, targets: np.ndarray) -> None:
         """Start from the constant predictor: zero weights, bias = mean target (as a logit)."""

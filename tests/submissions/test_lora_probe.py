@@ -95,3 +95,13 @@ def test_gemma3_270m_lora_in_the_sandbox() -> None:
     out = run_submission(sub, train, test, timeout_s=600, echo=False)
     assert out.shape == (8,) and np.all((out > 0) & (out < 1))
     assert np.ptp(out) > 0  # the adapted LM tells the prompts apart
+
+
+def test_length_sorted_batches_keep_the_input_order(tiny_lm: Path) -> None:
+    """Batched, length-sorted, right-padded outputs equal one-prompt-at-a-time outputs."""
+    train, test = _small_views("success_prob")
+    probe = _probe_class()(model=str(tiny_lm), max_steps=1, batch_size=4, eval_batch_size=3).fit(train)
+    prompts = list(test.prompts)
+    batched = probe._batched_outputs(prompts)
+    single = torch.cat([probe._batched_outputs([p]) for p in prompts])
+    torch.testing.assert_close(batched, single, atol=1e-5, rtol=1e-4)
