@@ -85,7 +85,7 @@ def normalize_latex(text: str) -> str:
     >>> normalize_latex(r"$\\left( \\dfrac12, 3 \\right)$.")
     '(\\\\frac{1}{2},3)'
     """
-    s = text.strip()
+    s = text.strip().rstrip(".").rstrip()
     for opener, closer in (("$$", "$$"), ("$", "$"), (r"\(", r"\)"), (r"\[", r"\]")):
         if s.startswith(opener) and s.endswith(closer) and len(s) >= len(opener) + len(closer):
             s = s[len(opener) : len(s) - len(closer)].strip()

@@ -143,3 +143,11 @@ def _compare_in_fork() -> tuple[str, int]:
     worker = _FORKED["worker"]
     status = worker.compare("2", "3", timeout_s=30)[0]
     return status, worker._process.pid
+
+
+def test_doctests() -> None:
+    import doctest
+
+    from bench.verify import math_equiv
+
+    assert doctest.testmod(math_equiv).failed == 0
