@@ -45,6 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Compute the features, write them into the bank, print the name written."""
     bank_dir = resolve_bank_dir(args.bank, args.task)
+    if args.no_progress:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # also hide "Loading weights" / GGUF conversion bars
     extractor = make_extractor(args.extractor, device=args.device, chat_template=args.chat_template,
                                max_tokens=args.max_tokens)
     result = extract_features(bank_dir, extractor, chunk_size=args.chunk_size, batch_size=args.batch_size,
