@@ -828,6 +828,10 @@ class MathVerifier:
         Stage 2.  An :class:`~bench.verify.judge.LLMJudge`, or a mapping accepted by
         :func:`bench.verify.judge.build_judge` (as a task YAML gives it), or ``None``
         (no stage 2: ``unsure`` stays ``unsure`` with reward 0.0).
+    judge_incorrect : bool
+        Also ask the judge when stage 1 proved ``incorrect`` (the paper's pipeline, whose
+        stage 1 had no ``unsure``: it judged every stage-1 failure).  Default False: the
+        judge only settles ``unsure``, so a proven difference cannot be overturned.
     timeout_s : float
         Hard wall-clock limit of one stage-1 comparison (in a child process).
     worker : ComparisonWorker or None
@@ -840,8 +844,12 @@ class MathVerifier:
     as in the paper's appendix A.1.
     """
 
-    def __init__(self, *, judge: Any = None, timeout_s: float = 5.0, worker: ComparisonWorker | None = None) -> None:
+    def __init__(
+        self, *, judge: Any = None, judge_incorrect: bool = False, timeout_s: float = 5.0,
+        worker: ComparisonWorker | None = None,
+    ) -> None:
         self.judge = judge
+        self.judge_incorrect = judge_incorrect
         self.timeout_s = timeout_s
         self.worker = worker
 
@@ -857,7 +865,8 @@ class MathVerifier:
         else:
             worker = self.worker or _SHARED_WORKER
             status, reason = worker.compare(answer, gold, float(self.timeout_s))
-        if status != "unsure" or self.judge is None:
+        ask = status == "unsure" or (status == "incorrect" and self.judge_incorrect)
+        if not ask or self.judge is None:
             return Verdict(1.0 if status == "correct" else 0.0, status, f"stage 1: {reason}")
         return self._ask_judge(answer if answer is not None else sample, gold, reason)
 

@@ -138,6 +138,22 @@ def test_stage_two_only_for_unsure(server: FakeOpenAIServer, tmp_path: Path) -> 
         worker.close()
 
 
+def test_judge_incorrect_follows_the_papers_pipeline(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    worker = ComparisonWorker()
+    try:
+        spec = {"backend": "openai", "base_url": server.url, "model": "m"}
+        strict = MathVerifier(judge=spec, worker=worker, timeout_s=30)
+        paper = MathVerifier(judge=spec, judge_incorrect=True, worker=worker, timeout_s=30)
+        assert strict.verify(r"\boxed{13}", {"answer": "12.5"}).status == "incorrect"
+        assert server.requests == []
+        overturned = paper.verify(r"\boxed{13}", {"answer": "12.5"})  # the fake judge says YES
+        assert (overturned.status, len(server.requests)) == ("correct", 1)
+        assert paper.verify(r"\boxed{12.5}", {"answer": "12.5"}).status == "correct"
+        assert len(server.requests) == 1  # a proven match never reaches the judge
+    finally:
+        worker.close()
+
+
 def test_build_judge_errors() -> None:
     with pytest.raises(TaskConfigError, match="unknown"):
         build_judge({"backend": "gpt"})
