@@ -212,7 +212,7 @@ def parse_answer(text: str) -> Node:
     s = text.strip()
     try:
         return _parse_structure(s)
-    except (UnparseableAnswer, sympy.SympifyError, TypeError, SyntaxError, ZeroDivisionError) as err:
+    except (ValueError, sympy.SympifyError, TypeError, SyntaxError, ZeroDivisionError, AttributeError) as err:
         return Node("text", text=s, value=str(err))
 
 
@@ -289,7 +289,11 @@ _GREEK = (
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi "
     "rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega"
 ).split()
-_TRIG = ("sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "ln", "exp")
+#: LaTeX functions that need a parenthesised argument -> sympy names.
+_LATEX_FUNCTIONS = {
+    "ln": "log", "sin": "sin", "cos": "cos", "tan": "tan", "cot": "cot", "sec": "sec", "csc": "csc",
+    "arcsin": "asin", "arccos": "acos", "arctan": "atan",
+}
 _TOKEN_RE = re.compile(r"\s*(?:(\d+\.\d*|\.\d+|\d+)|([A-Za-z]+(?:_[A-Za-z0-9]+)?)|(\*\*|[-+*/(),!]))")
 
 
@@ -350,10 +354,10 @@ def _rewrite_commands(s: str) -> str:
             i, base = _read_arg(s, i + 1)
             i, arg = _read_arg(s, i)
             out.append(f"log(({_rewrite_commands(arg)}),({_rewrite_commands(base)}))")
-        elif name in ("ln",) + _TRIG[:-2]:
+        elif name in _LATEX_FUNCTIONS:
             if i >= len(s) or s[i] not in "({":
                 raise UnparseableAnswer(f"\\{name} without parenthesised argument")
-            out.append({"ln": " log", "arcsin": " asin", "arccos": " acos", "arctan": " atan"}.get(name, " " + name))
+            out.append(" " + _LATEX_FUNCTIONS[name])
         elif name == "exp":
             out.append(" exp")
         elif name == "pi":
@@ -365,7 +369,7 @@ def _rewrite_commands(s: str) -> str:
         elif name == "div":
             out.append("/")
         elif name in _GREEK:
-            out.append(f" {name} ")
+            out.append(" lamda " if name == "lambda" else f" {name} ")  # `lambda` is a Python keyword
         elif name in ("{", "}"):
             out.append("(" if name == "{" else ")")
         else:
@@ -389,7 +393,7 @@ def _read_arg(s: str, i: int) -> tuple[int, str]:
     return i + 1, s[i]
 
 
-_KNOWN_NAMES = set(_FUNCTIONS) | set(_CONSTANTS) | set(_GREEK) | {"log", "exp", "asin", "acos", "atan"}
+_KNOWN_NAMES = set(_FUNCTIONS) | set(_CONSTANTS) | (set(_GREEK) - {"lambda"}) | {"lamda"}
 
 
 def _tokens_to_python(s: str) -> tuple[str, int]:
@@ -412,7 +416,7 @@ def _tokens_to_python(s: str) -> tuple[str, int]:
             tokens.append(("num", number if "." in match.group(1) else str(int(number))))
         elif name:
             if name in _KNOWN_NAMES:
-                tokens.append(("func" if name in _FUNCTIONS or name in ("log", "exp") else "sym", name))
+                tokens.append(("func" if name in _FUNCTIONS else "sym", name))
             else:
                 base, _, sub = name.partition("_")
                 letters = list(base)
