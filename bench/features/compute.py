@@ -65,12 +65,6 @@ def _chunk_path(folder: Path, index: int) -> Path:
     return folder / f"chunk-{index:05d}.npy"
 
 
-def _save_chunk(path: Path, matrix: np.ndarray) -> None:
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(matrix, dtype=np.float32), allow_pickle=False)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
 def _load_chunk(path: Path, rows: int) -> np.ndarray | None:
     """A finished chunk, or None if it is missing or not the expected float32 ``(rows, d)`` matrix."""
     if not path.is_file():
@@ -84,27 +78,36 @@ def _load_chunk(path: Path, rows: int) -> np.ndarray | None:
     return matrix
 
 
-def _prepare_partial(folder: Path, state: dict[str, Any], progress: bool) -> None:
-    """Keep ``folder`` if its state matches ``state``; otherwise empty it and write the new state."""
+def _discard_stale_partial(folder: Path, state: dict[str, Any], progress: bool) -> None:
+    """Delete ``folder`` unless its ``state.json`` equals ``state`` (finished chunks are then reused)."""
+    if not folder.exists():
+        return
     state_path = folder / "state.json"
-    if state_path.is_file():
-        try:
-            previous = json.loads(state_path.read_text())
-        except json.JSONDecodeError:
-            previous = None
-        if previous == state:
-            return
-        if progress:
-            print(f"{folder}: partial results are for different inputs or settings; starting over",
-                  file=sys.stderr)
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    atomic_write_json(state_path, state)
+    try:
+        previous = json.loads(state_path.read_text()) if state_path.is_file() else None
+    except json.JSONDecodeError:
+        previous = None
+    if previous == state:
+        return
+    if progress and previous is not None:
+        print(f"{folder}: partial results are for different inputs or settings; starting over",
+              file=sys.stderr)
+    shutil.rmtree(folder)
+
+
+def _save_chunk(folder: Path, index: int, matrix: np.ndarray, state: dict[str, Any]) -> None:
+    """Save one finished chunk; the folder and its ``state.json`` are created with the first one."""
+    if not (folder / "state.json").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(folder / "state.json", state)
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(matrix, dtype=np.float32), allow_pickle=False)
+    atomic_write_bytes(_chunk_path(folder, index), buffer.getvalue())
 
 
 def _remove_partial(bank_dir: Path, folder: Path) -> None:
-    shutil.rmtree(folder)
+    if folder.exists():
+        shutil.rmtree(folder)
     parent = Path(bank_dir) / "features" / ".partial"
     if parent.is_dir() and not any(parent.iterdir()):
         parent.rmdir()
@@ -160,7 +163,7 @@ def extract_features(bank_dir: Path, extractor: FeatureExtractor, *, chunk_size:
              "queries_sha256": sha256_file(bank_dir / "queries.parquet"),
              "n_queries": len(prompts), "chunk_size": chunk_size, "producer": extractor.producer()}
     folder = partial_dir(bank_dir, name)
-    _prepare_partial(folder, state, progress)
+    _discard_stale_partial(folder, state, progress)
 
     chunks: list[np.ndarray | None] = [
         _load_chunk(_chunk_path(folder, c), len(prompts[c * chunk_size:(c + 1) * chunk_size]))
@@ -178,7 +181,7 @@ def extract_features(bank_dir: Path, extractor: FeatureExtractor, *, chunk_size:
                 parts.append(_check_batch(extractor, texts[start:start + batch_size]))
                 bar.update(len(parts[-1]))
             chunks[c] = np.concatenate(parts)
-            _save_chunk(_chunk_path(folder, c), chunks[c])
+            _save_chunk(folder, c, chunks[c], state)
             if after_chunk is not None:
                 after_chunk(c)
     matrix = (np.concatenate([chunk for chunk in chunks if chunk is not None]) if chunks

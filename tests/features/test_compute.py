@@ -158,3 +158,16 @@ def test_bad_sizes_and_unsafe_names_are_refused(bank8: Path) -> None:
         with pytest.raises(FeatureExtractionError, match="not a safe file name"):
             extract_features(bank8, LetterCounts(), name=bad, progress=False)
     assert not (bank8 / "features").exists()
+
+
+class FailsToLoad(LetterCounts):
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        raise FeatureExtractionError("model not found")
+
+
+def test_failure_before_the_first_chunk_leaves_the_bank_untouched(bank8: Path) -> None:
+    manifest = (bank8 / "manifest.json").read_bytes()
+    with pytest.raises(FeatureExtractionError, match="model not found"):
+        extract_features(bank8, FailsToLoad(), progress=False)
+    assert not (bank8 / "features").exists()
+    assert (bank8 / "manifest.json").read_bytes() == manifest
