@@ -1,7 +1,8 @@
 """Compute a feature matrix for a bank in resumable chunks and record it in the bank.
 
 The bank's prompts (``queries.parquet``'s ``prompt`` column, in file order) are split into
-chunks of ``chunk_size`` rows; each chunk is encoded in batches of ``batch_size`` and saved as
+chunks of ``chunk_size`` rows; each chunk is encoded in batches of ``batch_size`` (prompts of
+similar length batched together to save padding, rows put back in order) and saved as
 ``features/.partial/<name>/chunk-XXXXX.npy`` as soon as it is done.  ``state.json`` beside the
 chunks records what they belong to: the sha256 of ``queries.parquet``, the extractor spec, the
 chunk size and the extractor's ``producer()`` description.  A rerun with the same state skips
@@ -175,12 +176,8 @@ def extract_features(bank_dir: Path, extractor: FeatureExtractor, *, chunk_size:
         for c in range(n_chunks):
             if chunks[c] is not None:
                 continue
-            texts = prompts[c * chunk_size:(c + 1) * chunk_size]
-            parts = []
-            for start in range(0, len(texts), batch_size):
-                parts.append(_check_batch(extractor, texts[start:start + batch_size]))
-                bar.update(len(parts[-1]))
-            chunks[c] = np.concatenate(parts)
+            chunks[c] = _encode_chunk(extractor, prompts[c * chunk_size:(c + 1) * chunk_size],
+                                      batch_size, bar.update)
             _save_chunk(folder, c, chunks[c], state)
             if after_chunk is not None:
                 after_chunk(c)
@@ -190,6 +187,23 @@ def extract_features(bank_dir: Path, extractor: FeatureExtractor, *, chunk_size:
     _remove_partial(bank_dir, folder)
     return FeatureRun(name=name, path=path, shape=(int(matrix.shape[0]), int(matrix.shape[1])),
                       chunks_total=n_chunks, chunks_reused=reused)
+
+
+def _encode_chunk(extractor: FeatureExtractor, texts: list[str], batch_size: int,
+                  advance: Callable[[int], Any]) -> np.ndarray:
+    """Encode one chunk in batches of similar length (less padding), rows back in input order.
+
+    Batching by length only changes which prompts share a batch; extractors are batch-independent
+    (up to float32 rounding), and the order is deterministic (stable sort on character count).
+    """
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    parts = []
+    for start in range(0, len(order), batch_size):
+        parts.append(_check_batch(extractor, [texts[i] for i in order[start:start + batch_size]]))
+        advance(len(parts[-1]))
+    out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+    out[order] = np.concatenate(parts)
+    return out
 
 
 def _check_batch(extractor: FeatureExtractor, texts: list[str]) -> np.ndarray:

@@ -63,8 +63,12 @@ def test_full_run_writes_matrix_in_query_order_and_records_it(bank21: Path) -> N
     assert run.chunks_total == 5 and run.chunks_reused == 0
     assert matrix.dtype == np.float32
     np.testing.assert_array_equal(matrix, np.array([expected_row(p) for p in prompts], dtype=np.float32))
-    # batches never cross chunk boundaries: 5 chunks of sizes 5,5,5,5,1 -> batches 2,2,1 x4 + 1
+    # batches never cross chunk boundaries: 5 chunks of sizes 5,5,5,5,1 -> batches 2,2,1 x4 + 1,
+    # and within a chunk prompts are batched shortest first
     assert [len(b) for b in extractor.batches] == [2, 2, 1] * 4 + [1]
+    for c in range(4):
+        lengths = [len(t) for b in extractor.batches[3 * c:3 * c + 3] for t in b]
+        assert lengths == sorted(len(p) for p in prompts[5 * c:5 * c + 5])
     bank = load_bank(bank21)  # checksums were rewritten: the bank still verifies
     assert bank.feature_names == ["letter-counts"]
     assert bank.manifest["features"]["letter-counts"] == {"extractor": "letter-counts", "version": 1, "dim": 26}
@@ -87,7 +91,7 @@ def test_interrupted_run_resumes_and_equals_uninterrupted_run(bank21: Path, tmp_
     run = extract_features(bank21, second, chunk_size=5, batch_size=3, progress=False)
     assert run.chunks_reused == 2
     prompts = read_queries(bank21)["prompt"].tolist()
-    assert [t for batch in second.batches for t in batch] == prompts[10:]  # only the unfinished rows
+    assert sorted(t for batch in second.batches for t in batch) == sorted(prompts[10:])  # only the unfinished rows
     assert sha256_file(run.path) == sha256_file(reference.path)
     assert not folder.exists()
     load_bank(bank21)
