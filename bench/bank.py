@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -382,7 +383,6 @@ def write_features(bank_dir: Path, name: str, matrix: np.ndarray, producer: Mapp
     bank_dir = Path(bank_dir)
     if not name or "/" in name or name.startswith(".") or ":" in name:
         raise BankFormatError(f"feature name {name!r} is not a safe file name")
-    manifest = read_manifest(bank_dir)
     n_queries = len(read_queries(bank_dir))
     array = np.asarray(matrix)
     if array.ndim != 2 or array.shape[0] != n_queries:
@@ -397,10 +397,25 @@ def write_features(bank_dir: Path, name: str, matrix: np.ndarray, producer: Mapp
     data = buffer.getvalue()
     rel = f"features/{name}.npy"
     (bank_dir / "features").mkdir(exist_ok=True)
-    atomic_write_bytes(bank_dir / rel, data)
-    manifest.setdefault("features", {})[name] = dict(producer) | {"dim": int(array.shape[1])}
-    manifest["features"] = dict(sorted(manifest["features"].items()))
-    manifest["files"][rel] = hashlib.sha256(data).hexdigest()
-    manifest["files"] = dict(sorted(manifest["files"].items()))
-    atomic_write_json(bank_dir / "manifest.json", manifest)
+    with _manifest_lock(bank_dir):   # two writers on one bank must not lose each other's entry
+        manifest = read_manifest(bank_dir)
+        atomic_write_bytes(bank_dir / rel, data)
+        manifest.setdefault("features", {})[name] = dict(producer) | {"dim": int(array.shape[1])}
+        manifest["features"] = dict(sorted(manifest["features"].items()))
+        manifest["files"][rel] = hashlib.sha256(data).hexdigest()
+        manifest["files"] = dict(sorted(manifest["files"].items()))
+        atomic_write_json(bank_dir / "manifest.json", manifest)
     return bank_dir / rel
+
+
+@contextmanager
+def _manifest_lock(bank_dir: Path) -> Iterator[None]:
+    """An exclusive advisory lock (``features/.lock``) around a manifest read-modify-write."""
+    import fcntl
+
+    with open(bank_dir / "features" / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
