@@ -35,10 +35,10 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def signature(task: str, bank_sha256: str, submission: str, split: str, bootstrap: int, seed: int,
-              offline_bins: int) -> str:
-    """``task:T|bank:<sha8>|sub:S|split:test|boot:N|seed:N|bins:N|v:<hardbench version>``."""
-    return (f"task:{task}|bank:{bank_sha256[:8]}|sub:{submission}|split:{split}|boot:{bootstrap}"
+def signature(task: str, task_version: int, bank_sha256: str, submission: str, split: str, bootstrap: int,
+              seed: int, offline_bins: int) -> str:
+    """``task:T@vN|bank:<sha8>|sub:S|split:test|boot:N|seed:N|bins:N|v:<hardbench version>``."""
+    return (f"task:{task}@v{task_version}|bank:{bank_sha256[:8]}|sub:{submission}|split:{split}|boot:{bootstrap}"
             f"|seed:{seed}|bins:{offline_bins}|v:{__version__}")
 
 

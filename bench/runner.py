@@ -104,7 +104,7 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
     points = curve_points(curves, options.bootstrap, options.seed)
     result: dict[str, Any] = {
         "format": "hardbench-result/1",
-        "signature": signature(task, bank.manifest_sha256, sub.name, "test", options.bootstrap, options.seed,
+        "signature": signature(task, config.version, bank.manifest_sha256, sub.name, "test", options.bootstrap, options.seed,
                                options.n_bins),
         "task": task, "bank": bank.name, "bank_sha256": bank.manifest_sha256,
         "submission": sub.name, "setting": problem.setting, "reward": problem.reward_kind,

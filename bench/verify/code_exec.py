@@ -241,7 +241,7 @@ class SandboxSession:
         if problem is not None and not self.allow_unsafe:
             raise UnsafeExecutionError(
                 f"refusing to run untrusted code: {problem}. Pass allow_unsafe=True "
-                "(--allow-unsafe-code) only on a throw-away machine."
+                "(bench verify: --verifier-option allow_unsafe=true) only on a throw-away machine."
             )
         self._stderr = tempfile.TemporaryFile()
         if problem is None:

@@ -45,10 +45,10 @@ def test_task_declares_the_papers_settings(name: str) -> None:
     assert task.unsafe_code == (name in ("taco", "humaneval"))
 
 
-def test_gsm8k_keeps_its_default_bank_and_the_papers_rule() -> None:
+def test_gsm8k_keeps_its_default_bank_and_the_strict_rule() -> None:
     task = load_task("gsm8k")
     assert task.default_bank == "mixtral-vs-gpt4"
-    assert task.verifier.options == {"rule": "last_two"}
+    assert task.verifier.options == {"rule": "strict"}   # the issue: strict by default, last_two selectable
     assert task.dataset.hub_kwargs == {"name": "main"}
     assert task.directory == task.source_file.parent
 
