@@ -33,6 +33,7 @@ from bench.scoring import (
     problem_from_bank,
     summarize,
 )
+from bench.predictors.isolation import isolation_mode
 from bench.submissions import load_submission, run_submission
 from bench.tasks import load_task
 
@@ -111,6 +112,7 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
         "target_kind": problem.target_kind, "split": "test", "n_queries": int(len(test.query_ids)),
         "seed": options.seed, "bootstrap": options.bootstrap,
         "offline": {"bins": options.n_bins, "fitted_on": held},
+        "isolation": isolation_mode() if sub.kind == "code" else "predictions-file",
         "versions": package_versions(), "budgets": budgets, "curves": points,
         "summary": summarize(points, test), "intrinsic": intrinsic(test, test_pred, train),
         "allocation_by_bin": allocation_by_bin(curves, test, test_pred),

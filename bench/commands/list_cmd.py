@@ -97,11 +97,11 @@ def _default_mark(task: str, bank: str) -> str:
 
 
 def submission_rows() -> tuple[list[str], list[list[object]]]:
-    """One row per ``submissions/<name>/submission.yaml``: name, kind, description."""
+    """One row per ``submissions/<name>/submission.yaml`` (not ``_template``): name, kind, description."""
+    from bench.submissions import available_submissions
+
     headers = ["submission", "kind", "description"]
-    rows: list[list[object]] = []
-    for path in sorted(submissions_root().glob("*/submission.yaml")):
-        rows.append(_submission_row(path))
+    rows = [_submission_row(submissions_root() / name / "submission.yaml") for name in available_submissions()]
     return headers, rows
 
 
