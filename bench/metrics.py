@@ -52,14 +52,18 @@ def budget_to_reach(budgets: Sequence[float], means: Sequence[float], target: fl
 
 
 def compute_saved(budgets: Sequence[float], method_realized: Sequence[float], method_means: Sequence[float],
-                  baseline_means: Sequence[float]) -> list[dict[str, float | None]]:
+                  baseline_means: Sequence[float],
+                  baseline_realized: Sequence[float] | None = None) -> list[dict[str, float | None]]:
     """Compute saved at matched quality, per positive baseline budget B.
 
     The quality to match is the baseline's at B.  ``baseline_budget`` is the smallest budget
     at which the baseline itself reaches it (B, unless the baseline curve is flat there) and
     ``matched_budget`` the method's; saving = 100 * (1 - matched / baseline_budget).  So a
     method identical to the baseline saves exactly 0, even where the curve has saturated.
+    ``baseline_realized`` (default: ``budgets``) is what the baseline really spent: less than B
+    for queries with fewer than B samples.
     """
+    spent = budgets if baseline_realized is None else baseline_realized
     order = np.argsort(method_realized, kind="stable")
     xs = np.asarray(method_realized, dtype=np.float64)[order]
     ys = np.asarray(method_means, dtype=np.float64)[order]
@@ -67,7 +71,7 @@ def compute_saved(budgets: Sequence[float], method_realized: Sequence[float], me
     for budget, target in zip(budgets, baseline_means):
         if budget <= 0:
             continue
-        needed = budget_to_reach(budgets, baseline_means, float(target))
+        needed = budget_to_reach(spent, baseline_means, float(target))
         matched = budget_to_reach(xs, ys, float(target))
         saving = None if matched is None or not needed else 100.0 * (1.0 - matched / needed)
         out.append({"budget": float(budget), "baseline_budget": needed, "matched_budget": matched,

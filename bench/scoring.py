@@ -242,7 +242,7 @@ def summarize(points: dict[str, list[dict[str, float]]], test: ScoringProblem) -
     else:
         summary["compute_saved"] = {
             m: compute_saved(budgets, [p["realized_budget"] for p in points[m]], [p["mean"] for p in points[m]],
-                             base_means) for m in adaptive}
+                             base_means, [p["realized_budget"] for p in points[baseline]]) for m in adaptive}
     return summary
 
 

@@ -52,3 +52,10 @@ def test_cross_entropy_losses_and_calibration():
     out = metrics.intrinsic_metrics("success_prob", t, np.array([0.1, 0.9, 0.5]), 0.5, t, np.array([0.1, 0.9, 0.5]))
     assert out["loss_opt"] <= out["loss"] <= out["loss_avg"]
     assert out["spearman"] == pytest.approx(1.0)
+
+
+def test_compute_saved_uses_what_the_baseline_really_spent():
+    # ragged bank: uniform asked for 4 but could only spend 3 on average
+    saved = metrics.compute_saved([2.0, 4.0], [2.0, 3.0], [0.6, 0.8], [0.6, 0.8], baseline_realized=[2.0, 3.0])
+    assert [s["saving_pct"] for s in saved] == pytest.approx([0.0, 0.0])
+    assert saved[1]["baseline_budget"] == pytest.approx(3.0)
