@@ -36,7 +36,8 @@ COMMAND_HELP: dict[str, str] = {
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     """Build the parser; only the subcommand named in ``argv`` has its module imported."""
-    parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="bench", description="hardbench: score difficulty predictors and compute allocators on cached sample banks.")
     parser.add_argument("--version", action="version", version=f"hardbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
