@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import gc
 import select
 import signal
 import struct
@@ -209,6 +210,7 @@ class Runner:
         self.ctl_in = ctl_in
         self.ctl_out = ctl_out
         self.source = ""
+        self.code: Any = None
         self.limits: dict[str, Any] = {}
         self.pidns = False
         self.counter = 0
@@ -270,7 +272,8 @@ class Runner:
         module = types.ModuleType(module_name)
         module.__file__ = "solution.py"
         sys.modules[module_name] = module
-        code = compile(self.source if source is None else source, "solution.py", "exec")
+        code = self.code if source is None and self.code is not None else \
+            compile(self.source if source is None else source, "solution.py", "exec")
         exec(code, module.__dict__)  # noqa: S102 - WARNING: untrusted code, runs only in the child
         return module.__dict__
 
@@ -532,6 +535,15 @@ class Runner:
                 __import__(name)
             except ImportError:
                 pass  # the program will get the same ImportError itself
+        # Compile the program once here (trusted: compiling runs nothing) instead of in every
+        # child, and move what exists now out of the garbage collector's reach: children then
+        # do not touch (and so copy) the runner's pages when they collect.
+        try:
+            self.code = compile(self.source, "solution.py", "exec")
+        except Exception:  # noqa: BLE001 - SyntaxError, RecursionError, ...: the child reports it
+            self.code = None  # each child compiles again and reports the error as the program's
+        gc.collect()
+        gc.freeze()
         return {"op": "ready"}
 
     def serve(self) -> None:
