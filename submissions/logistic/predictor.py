@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from bench.metrics import soft_cross_entropy
 from bench.predictors.base import TARGET_KINDS
 from bench.predictors.common import choose_feature, finish_predictions, fit_val_indices
 
@@ -33,11 +34,6 @@ def _soft_logistic(c: float, x: np.ndarray, t: np.ndarray, seed: int):
     ww = np.concatenate([t, 1.0 - t])
     model.fit(xx, yy, logisticregression__sample_weight=ww)
     return model
-
-
-def _soft_cross_entropy(p: np.ndarray, t: np.ndarray) -> float:
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    return float(-np.mean(t * np.log(p) + (1 - t) * np.log(1 - p)))
 
 
 class LogisticProbe:
@@ -81,7 +77,7 @@ class LogisticProbe:
         p = self._predict_raw(model, x)
         if self.vector_:
             return float(np.mean(np.sum((p - t) ** 2, axis=1)))
-        return _soft_cross_entropy(p, t)
+        return soft_cross_entropy(t, p)
 
     def fit(self, train) -> "LogisticProbe":
         self.feature_ = choose_feature(train.features, self.feature)
