@@ -15,6 +15,7 @@ naming the file and the problem.  Code past this module trusts a :class:`Bank`.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -321,8 +322,6 @@ def read_queries(bank_dir: Path) -> pd.DataFrame:
 
 
 def _parquet_bytes(frame: pd.DataFrame) -> bytes:
-    import io
-
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False, compression="zstd")
     return buffer.getvalue()
@@ -390,8 +389,6 @@ def write_features(bank_dir: Path, name: str, matrix: np.ndarray, producer: Mapp
     array = array.astype(np.float32)
     if not np.isfinite(array).all():
         raise BankFormatError(f"features {name!r}: contains NaN or infinite values")
-    import io
-
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     data = buffer.getvalue()

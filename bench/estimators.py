@@ -107,8 +107,12 @@ def marginal_rewards(q_table: np.ndarray) -> np.ndarray:
     return np.diff(q_table, axis=1)
 
 
-def success_probability(rewards: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """lambda_i = c_i / n_i, the empirical probability that one sample succeeds."""
+def mean_reward(rewards: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Mean of each query's sample rewards (padded matrix, NaN past ``counts``).
+
+    For binary rewards this is lambda_i = c_i / n_i, the empirical probability that one sample
+    succeeds; for routing it is q(x, decoder), the decoder's expected reward.
+    """
     return np.nansum(rewards, axis=1) / counts
 
 
@@ -124,11 +128,6 @@ def marginals_from_success_prob(lam: np.ndarray, b_max: int) -> np.ndarray:
     """Delta_j = lambda (1 - lambda)^(j-1), j = 1..b_max: non-increasing in j."""
     j = np.arange(b_max)
     return np.asarray(lam, dtype=np.float64)[:, None] * (1.0 - np.asarray(lam)[:, None]) ** j[None, :]
-
-
-def decoder_means(rewards: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Mean reward of each query's samples: q(x, decoder) for routing."""
-    return np.nansum(rewards, axis=1) / counts
 
 
 def preference_probability(strong: np.ndarray, strong_counts: np.ndarray,
@@ -156,5 +155,5 @@ def expected_reward(q_table: np.ndarray, budgets: np.ndarray) -> np.ndarray:
     rows = np.arange(q_table.shape[0])
     high = np.minimum(low + 1, q_table.shape[1] - 1)
     q_low = q_table[rows, low]
-    q_high = np.where(frac > 0, q_table[rows, high], 0.0)
-    return q_low + frac * (q_high - np.where(frac > 0, q_low, 0.0))
+    q_high = np.where(frac > 0, q_table[rows, high], q_low)   # past a query's samples q is NaN
+    return q_low + frac * (q_high - q_low)

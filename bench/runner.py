@@ -21,7 +21,7 @@ import numpy as np
 from bench.bank import Bank, load_bank, resolve_bank_dir
 from bench.errors import HardbenchError
 from bench.predictors.base import TestView, TrainView
-from bench.results import package_versions, result_path, signature, write_result
+from bench.results import RESULT_FORMAT, package_versions, result_path, signature, write_result
 from bench.scoring import (
     ScoringProblem,
     allocation_by_bin,
@@ -56,11 +56,11 @@ def heldout_split(problem: ScoringProblem) -> str:
     return "val" if (problem.splits == "val").any() else "train"
 
 
-def build_views(bank: Bank, problem: ScoringProblem, seed: int) -> tuple[TrainView, TestView]:
-    """The labelled train+val view, and the unlabelled view of the held-out and test queries."""
+def build_views(bank: Bank, problem: ScoringProblem, predict_mask: np.ndarray,
+                seed: int) -> tuple[TrainView, TestView]:
+    """The labelled train+val view, and the unlabelled view of the queries in ``predict_mask``."""
     splits = problem.splits
     fit_mask = np.isin(splits, ("train", "val"))
-    predict_mask = np.isin(splits, (heldout_split(problem), "test"))
     features = {name: bank.features(name) for name in bank.feature_names}
     prompts = bank.queries["prompt"].to_numpy()
     common = dict(task=bank.task, bank=bank.name, setting=problem.setting,
@@ -90,11 +90,12 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
     _require_splits(problem, bank)
     budgets = check_budgets(problem, options.budgets) if options.budgets else default_budgets(problem)
     sub = load_submission(submission)
-    train_view, test_view = build_views(bank, problem, options.seed)
+    held = heldout_split(problem)
+    predict_mask = np.isin(problem.splits, (held, "test"))
+    train_view, test_view = build_views(bank, problem, predict_mask, options.seed)
     predictions = run_submission(sub, train_view, test_view, timeout_s=options.timeout_s, bank_dir=bank.path)
 
-    held = heldout_split(problem)
-    predicted_splits = problem.splits[np.isin(problem.splits, (held, "test"))]
+    predicted_splits = problem.splits[predict_mask]
     test = problem.subset(problem.splits == "test")
     train = problem.subset(problem.splits == "train")
     heldout = problem.subset(problem.splits == held)
@@ -104,7 +105,7 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
                             seed=options.seed)
     points = curve_points(curves, options.bootstrap, options.seed)
     result: dict[str, Any] = {
-        "format": "hardbench-result/1",
+        "format": RESULT_FORMAT,
         "signature": signature(task, config.version, bank.manifest_sha256, sub.name, "test", options.bootstrap, options.seed,
                                options.n_bins),
         "task": task, "bank": bank.name, "bank_sha256": bank.manifest_sha256,

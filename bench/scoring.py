@@ -95,8 +95,8 @@ def problem_from_bank(bank: Bank, *, default_reward: float = 0.0, min_budget: in
     if bank.setting == "routing":
         weak = bank.reward_matrix(bank.decoders[0])
         strong = bank.reward_matrix(bank.decoders[1])
-        q_table = np.stack([estimators.decoder_means(weak.rewards, weak.counts),
-                            estimators.decoder_means(strong.rewards, strong.counts)], axis=1)
+        q_table = np.stack([estimators.mean_reward(weak.rewards, weak.counts),
+                            estimators.mean_reward(strong.rewards, strong.counts)], axis=1)
         targets = estimators.preference_probability(strong.rewards, strong.counts, weak.rewards, weak.counts)
         return ScoringProblem("routing", bank.reward_kind, kind, ids, splits, q_table,
                               np.ones(len(ids), dtype=np.int64), targets, 0, default_reward)
@@ -104,11 +104,16 @@ def problem_from_bank(bank: Bank, *, default_reward: float = 0.0, min_budget: in
     top = int(matrix.counts.max()) if b_max is None else int(b_max)
     q_table = estimators.best_of_k_table(matrix.rewards, matrix.counts, top, default_reward)
     if kind == "success_prob":
-        targets = estimators.success_probability(matrix.rewards, matrix.counts)
+        targets = estimators.mean_reward(matrix.rewards, matrix.counts)
     else:
         targets = np.nan_to_num(estimators.marginal_rewards(q_table), nan=0.0)
     return ScoringProblem("best_of_k", bank.reward_kind, kind, ids, splits, q_table,
                           np.minimum(matrix.counts, top), targets, min_budget, default_reward)
+
+
+def baseline_method(setting: str) -> str:
+    """The non-adaptive baseline of a setting: ``random`` routing or ``uniform`` best-of-k."""
+    return "random" if setting == "routing" else "uniform"
 
 
 def predicted_marginals(predictions: np.ndarray, target_kind: str, b_max: int) -> np.ndarray:
@@ -182,7 +187,7 @@ def compute_curves(test: ScoringProblem, heldout: ScoringProblem, test_pred: np.
     delta_true = np.minimum.accumulate(estimators.marginal_rewards(test.q_table), axis=1)
     test_scores = difficulty_score(test_pred, kind, test.min_budget)
     heldout_scores = difficulty_score(heldout_pred, kind, heldout.min_budget)
-    baseline = "random" if test.setting == "routing" else "uniform"
+    baseline = baseline_method(test.setting)
     methods = ("online", "offline", baseline, "oracle")
     realized = {m: np.zeros(len(budgets)) for m in methods}
     per_query = {m: np.zeros((n, len(budgets))) for m in methods}
@@ -222,7 +227,7 @@ def curve_points(curves: CurveSet, n_bootstrap: int, seed: int) -> dict[str, lis
 
 def summarize(points: dict[str, list[dict[str, float]]], test: ScoringProblem) -> dict[str, object]:
     """Compute saved, quality gain and area (best-of-k); APGR and PGR shares (routing)."""
-    baseline = "random" if test.setting == "routing" else "uniform"
+    baseline = baseline_method(test.setting)
     budgets = [p["budget"] for p in points[baseline]]
     base_means = [p["mean"] for p in points[baseline]]
     adaptive = [m for m in ("online", "offline", "oracle") if m in points]

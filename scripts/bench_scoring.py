@@ -48,7 +48,7 @@ def exact_scoring(rewards: np.ndarray, splits: np.ndarray, predictions: np.ndarr
     counts = np.full(N_QUERIES, N_SAMPLES)
     q_table = estimators.best_of_k_table(rewards, counts, N_SAMPLES)
     problem = ScoringProblem("best_of_k", "binary", "success_prob", np.arange(N_QUERIES).astype(str), splits,
-                             q_table, counts, estimators.success_probability(rewards, counts), 0, 0.0)
+                             q_table, counts, estimators.mean_reward(rewards, counts), 0, 0.0)
     test, held = problem.subset(splits == "test"), problem.subset(splits == "val")
     curves = compute_curves(test, held, predictions[splits == "test"], predictions[splits == "val"], budgets)
     points = curve_points(curves, N_REPLICATES, seed=0)

@@ -73,8 +73,10 @@ def bank_rows() -> tuple[list[str], list[list[object]]]:
     """One row per ``tasks/<task>/banks/<bank>/manifest.json``."""
     headers = ["task", "bank", "setting", "reward", "decoders", "default"]
     rows: list[list[object]] = []
-    for manifest_path in sorted(tasks_root().glob("*/banks/*/manifest.json")):
-        task, bank = manifest_path.parent.parent.parent.name, manifest_path.parent.name
+    from bench.bank import available_banks
+
+    for task, bank in available_banks():
+        manifest_path = tasks_root() / task / "banks" / bank / "manifest.json"
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as err:
