@@ -125,10 +125,14 @@ def check_predictions(
     Raises :class:`PredictorContractError` naming ``source`` when the output has the wrong
     count or shape, is not numeric, holds NaN or inf, or (for probabilities) leaves [0, 1].
     """
-    try:
-        arr = np.asarray(predictions, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise PredictorContractError(f"{source} returned non-numeric predictions: {err}") from err
+    raw = np.asarray(predictions)
+    if raw.dtype.kind not in "biuf":
+        # str/bytes/object arrays would be coerced silently ("0.5" -> 0.5, Decimal, None...):
+        # a predictor must return numbers, so refuse anything that is not a numeric array.
+        raise PredictorContractError(
+            f"{source} returned predictions of dtype {raw.dtype} ({raw.dtype.kind!r}); "
+            "return a numeric array (e.g. np.asarray(values, dtype=float))")
+    arr = raw.astype(np.float64)
     shape = expected_prediction_shape(target_kind, n_queries, b_max)
     if TARGET_KINDS[target_kind] == "scalar" and arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]

@@ -94,6 +94,10 @@ def read_predictions_file(path: Path, test: TestView, bank_ids: Iterable[str]) -
             f"{_preview(absent)}"
         )
     rows = by_id.loc[asked].to_numpy()
+    text = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])]
+    if text:
+        raise PredictorContractError(f"{path}: prediction column(s) {text} are not numeric "
+                                     f"(dtype {frame[text[0]].dtype}); write them as float columns")
     try:
         values = frame[columns].to_numpy(dtype=np.float64)[rows]
     except (TypeError, ValueError) as err:

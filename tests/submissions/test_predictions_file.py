@@ -104,3 +104,10 @@ def test_wrong_columns(tmp_path: Path) -> None:
     frame, _ = _frame("marginal_rewards")
     message = _error(tmp_path, frame.drop(columns=["delta_4"]), "marginal_rewards")
     assert "missing column(s) delta_4; a marginal_rewards bank needs query_id, delta_1, " in message
+
+
+def test_text_prediction_column_is_refused_not_coerced(tmp_path: Path) -> None:
+    """Bug 4 of issue 11: a column of numbers written as text ("0.5") was silently read as floats."""
+    frame, _ = _frame("success_prob")
+    frame["prediction"] = frame["prediction"].map(lambda v: f"{v:.3f}")
+    assert "prediction column(s) ['prediction'] are not numeric" in _error(tmp_path, frame)
