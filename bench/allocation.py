@@ -104,6 +104,7 @@ def allocate_greedy(
     *,
     min_budget: int = 0,
     seed: int = 0,
+    at_most: bool = False,
 ) -> np.ndarray:
     """Online allocation: maximise sum_i q_i(b_i) s.t. sum_i b_i = total_budget (Eq. 5).
 
@@ -125,6 +126,10 @@ def allocate_greedy(
         Units every query gets first (chat needs b >= 1).
     seed : int
         Seeds the sampler that brackets the threshold (speed only: the result is exact).
+    at_most : bool
+        Spend *at most* ``total_budget``: units whose marginal reward is <= 0 are never
+        bought (the optimum of sum_i b_i <= total_budget).  The oracle uses it so that its
+        curve is monotone in B, as an upper bound must be (issue 11, bug 5).
 
     Returns
     -------
@@ -135,13 +140,17 @@ def allocate_greedy(
     caps = np.full(n_rows, n_cols, dtype=np.int64) if caps is None else np.minimum(caps, n_cols).astype(np.int64)
     if min_budget > 0:
         base = np.minimum(caps, min_budget)
-        rest = allocate_greedy(delta[:, min_budget:], total_budget - base.sum(), caps - base, seed=seed) \
-            if n_cols > min_budget else np.zeros(n_rows)
+        rest = allocate_greedy(delta[:, min_budget:], total_budget - base.sum(), caps - base, seed=seed,
+                               at_most=at_most) if n_cols > min_budget else np.zeros(n_rows)
         return base + rest
     _check_non_increasing(delta, caps)
     if total_budget < -1e-9:
         raise ValueError(f"total budget {total_budget} is below the minimum budget")
     total_budget = max(float(total_budget), 0.0)
+    if at_most:
+        worth_buying = _count_at_least(delta, caps, 0.0, strict=True)
+        if total_budget >= worth_buying.sum():
+            return worth_buying.astype(np.float64)
     if total_budget >= caps.sum():
         return caps.astype(np.float64)
     if total_budget == 0:
@@ -177,6 +186,19 @@ def _share_tied_levels(tied: np.ndarray, units: float) -> np.ndarray:
         units -= share * n_eligible
         level += 1
     return extra
+
+
+#: held-out queries per offline bin: fewer makes each bin's budget the noise of a handful of queries
+MIN_HELDOUT_PER_BIN = 10
+
+
+def offline_bin_count(n_heldout: int, requested: int) -> int:
+    """Offline bins to fit: ``requested``, but at most one per ``MIN_HELDOUT_PER_BIN`` held-out queries.
+
+    At least 1 (one bin = the same budget for every query).  E.g. 149 val queries -> 10 bins,
+    24 -> 2, 7 -> 1.  The runner warns when this is fewer than requested (issue 11, bug 8).
+    """
+    return max(1, min(int(requested), int(n_heldout) // MIN_HELDOUT_PER_BIN))
 
 
 @dataclass(frozen=True)

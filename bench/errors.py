@@ -37,3 +37,7 @@ class UnsafeExecutionError(HardbenchError):
 
 class ResultFormatError(HardbenchError):
     """A result file is malformed or of an unknown format version."""
+
+
+class HardbenchWarning(UserWarning):
+    """The numbers were computed, but something limits what they can support (shown, and recorded in the result)."""

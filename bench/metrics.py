@@ -22,61 +22,118 @@ the expected calibration error with its reliability bins.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
+
+from bench.bootstrap import replicate_indices
 
 _EPS = 1e-7
 
 
 # ----------------------------------------------------------------------------- curves
+#
+# The ``*_rows`` functions take one curve per row (a bootstrap replicate's mean curve) and
+# return one value per row; the scalar functions are their one-row special cases.  x values
+# (budgets) are either shared, shape (P,), or per row, shape (R, P).  "Never reached" is
+# +inf for a budget and -inf for a saving; NaN means undefined (e.g. strong == weak).
+
+
+def _take(a: np.ndarray, index: np.ndarray) -> np.ndarray:
+    return np.take_along_axis(a, index[:, None], axis=1)[:, 0]
+
+
+def reach_budget_rows(xs: np.ndarray, means: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Per row, the smallest x at which the piecewise-linear curve reaches ``targets`` (+inf if never).
+
+    ``xs`` must be non-decreasing along each row.  If the first point already reaches the
+    target its x is returned (no extrapolation below the grid).
+    """
+    means = np.atleast_2d(np.asarray(means, dtype=np.float64))
+    xs = np.broadcast_to(np.asarray(xs, dtype=np.float64), means.shape)
+    targets = np.asarray(targets, dtype=np.float64).reshape(-1)
+    reached = means >= targets[:, None] - 1e-12
+    first = reached.argmax(axis=1)
+    prev = np.maximum(first - 1, 0)
+    b0, b1, m0, m1 = _take(xs, prev), _take(xs, first), _take(means, prev), _take(means, first)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inside = b0 + (b1 - b0) * (targets - m0) / (m1 - m0)
+    out = np.where(first == 0, b1, inside)
+    return np.where(reached.any(axis=1), out, np.inf)
 
 
 def budget_to_reach(budgets: Sequence[float], means: Sequence[float], target: float) -> float | None:
-    """Smallest budget at which the piecewise-linear curve reaches ``target`` (None if never).
+    """Smallest budget at which the piecewise-linear curve reaches ``target`` (None if never)."""
+    value = reach_budget_rows(np.asarray(budgets, float), np.asarray(means, float)[None, :], np.array([target]))[0]
+    return float(value) if np.isfinite(value) else None
 
-    ``budgets`` must be increasing.  If the first point already reaches the target, its
-    budget is returned (no extrapolation below the grid).
+
+def _sorted_rows(xs: np.ndarray, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Order each row's points by x (offline's realised budgets need not be sorted)."""
+    xs = np.broadcast_to(np.asarray(xs, dtype=np.float64), means.shape)
+    order = np.argsort(xs, axis=1, kind="stable")
+    return np.take_along_axis(xs, order, axis=1), np.take_along_axis(means, order, axis=1)
+
+
+def compute_saved_rows(budgets: Sequence[float], method_x: np.ndarray, method_means: np.ndarray,
+                       baseline_means: np.ndarray, baseline_x: np.ndarray) -> list[dict[str, Any]]:
+    """Compute saved at matched quality per positive grid budget B, one value per row.
+
+    The quality to match is the baseline's at B (row-wise).  ``baseline_budget`` is the
+    smallest x at which the baseline reaches it, ``matched_budget`` the method's (its curve
+    over its realised budgets); saving = 100 * (1 - matched / baseline_budget): -inf when the
+    method never matches, NaN when the baseline budget is 0.
     """
-    b = np.asarray(budgets, dtype=np.float64)
-    m = np.asarray(means, dtype=np.float64)
-    tol = 1e-12
-    reached = np.flatnonzero(m >= target - tol)
-    if reached.size == 0:
-        return None
-    i = int(reached[0])
-    if i == 0:
-        return float(b[0])
-    b0, b1, m0, m1 = b[i - 1], b[i], m[i - 1], m[i]
-    return float(b0 + (b1 - b0) * (target - m0) / (m1 - m0))
+    xs, ys = _sorted_rows(method_x, np.atleast_2d(method_means))
+    base = np.atleast_2d(baseline_means)
+    out: list[dict[str, Any]] = []
+    for j, budget in enumerate(budgets):
+        if budget <= 0:
+            continue
+        target = base[:, j]
+        needed = reach_budget_rows(baseline_x, base, target)
+        matched = reach_budget_rows(xs, ys, target)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            saving = np.where(needed > 0, 100.0 * (1.0 - matched / needed), np.nan)
+        out.append({"budget": float(budget), "baseline_budget": needed, "matched_budget": matched,
+                    "saving_pct": saving})
+    return out
 
 
 def compute_saved(budgets: Sequence[float], method_realized: Sequence[float], method_means: Sequence[float],
                   baseline_means: Sequence[float],
                   baseline_realized: Sequence[float] | None = None) -> list[dict[str, float | None]]:
-    """Compute saved at matched quality, per positive baseline budget B.
+    """One-curve :func:`compute_saved_rows`: floats, None where never matched or undefined.
 
-    The quality to match is the baseline's at B.  ``baseline_budget`` is the smallest budget
-    at which the baseline itself reaches it (B, unless the baseline curve is flat there) and
-    ``matched_budget`` the method's; saving = 100 * (1 - matched / baseline_budget).  So a
-    method identical to the baseline saves exactly 0, even where the curve has saturated.
     ``baseline_realized`` (default: ``budgets``) is what the baseline really spent: less than B
-    for queries with fewer than B samples.
+    for queries with fewer than B samples.  A method identical to the baseline saves exactly 0.
     """
-    spent = budgets if baseline_realized is None else baseline_realized
-    order = np.argsort(method_realized, kind="stable")
-    xs = np.asarray(method_realized, dtype=np.float64)[order]
-    ys = np.asarray(method_means, dtype=np.float64)[order]
-    out: list[dict[str, float | None]] = []
-    for budget, target in zip(budgets, baseline_means):
-        if budget <= 0:
-            continue
-        needed = budget_to_reach(spent, baseline_means, float(target))
-        matched = budget_to_reach(xs, ys, float(target))
-        saving = None if matched is None or not needed else 100.0 * (1.0 - matched / needed)
-        out.append({"budget": float(budget), "baseline_budget": needed, "matched_budget": matched,
-                    "saving_pct": saving})
-    return out
+    spent = np.asarray(budgets if baseline_realized is None else baseline_realized, dtype=np.float64)
+    rows = compute_saved_rows(budgets, np.asarray(method_realized, float), np.asarray(method_means, float)[None],
+                              np.asarray(baseline_means, float)[None], spent)
+    return [{k: (v if k == "budget" else (float(v[0]) if np.isfinite(v[0]) else None)) for k, v in r.items()}
+            for r in rows]
+
+
+def trapezoid_mean_rows(xs: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row, the mean of a piecewise-linear function over [x_min, x_max] (trapezoid rule)."""
+    xs, values = _sorted_rows(xs, np.atleast_2d(np.asarray(values, dtype=np.float64)))
+    width = xs[:, -1] - xs[:, 0]
+    area = np.trapezoid(values, xs, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(width > 0, area / np.where(width > 0, width, 1.0), values.mean(axis=1))
+
+
+def area_between_curves(budgets: Sequence[float], method_means: Sequence[float],
+                        baseline_means: Sequence[float]) -> float:
+    """Mean of (method - baseline) over the budget range, by the trapezoid rule.
+
+    Both curves must be evaluated at the same budgets (for offline: its realised budgets,
+    the baseline interpolated there; see :func:`bench.scoring.compute_curves`).
+    """
+    diff = np.asarray(method_means, dtype=np.float64) - np.asarray(baseline_means, dtype=np.float64)
+    return float(trapezoid_mean_rows(np.asarray(budgets, float), diff[None])[0])
 
 
 def quality_gain(budgets: Sequence[float], method_means: Sequence[float],
@@ -86,16 +143,6 @@ def quality_gain(budgets: Sequence[float], method_means: Sequence[float],
             for b, m, u in zip(budgets, method_means, baseline_means)]
 
 
-def area_between_curves(budgets: Sequence[float], method_means: Sequence[float],
-                        baseline_means: Sequence[float]) -> float:
-    """Mean of (method - baseline) over the budget range, by the trapezoid rule."""
-    b = np.asarray(budgets, dtype=np.float64)
-    diff = np.asarray(method_means, dtype=np.float64) - np.asarray(baseline_means, dtype=np.float64)
-    if b.size < 2 or b[-1] == b[0]:
-        return float(diff.mean())
-    return float(np.trapezoid(diff, b) / (b[-1] - b[0]))
-
-
 def performance_gap_recovered(means: Sequence[float], weak: float, strong: float) -> np.ndarray:
     """PGR(B) = (method(B) - weak) / (strong - weak)."""
     if strong == weak:
@@ -103,40 +150,66 @@ def performance_gap_recovered(means: Sequence[float], weak: float, strong: float
     return (np.asarray(means, dtype=np.float64) - weak) / (strong - weak)
 
 
+def apgr_rows(xs: np.ndarray, means: np.ndarray, weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
+    """Per row, the area under PGR over the strong-call shares (NaN where strong == weak)."""
+    gap = np.asarray(strong, dtype=np.float64) - np.asarray(weak, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pgr = (np.atleast_2d(means) - np.asarray(weak, float)[:, None]) / np.where(gap == 0, np.nan, gap)[:, None]
+    return trapezoid_mean_rows(xs, pgr)
+
+
 def apgr(budgets: Sequence[float], means: Sequence[float], weak: float, strong: float) -> float | None:
     """Average performance gap recovered: area under PGR over strong-call shares in [0, 1]."""
-    pgr = performance_gap_recovered(means, weak, strong)
-    if np.isnan(pgr).any():
-        return None
-    b = np.asarray(budgets, dtype=np.float64)
-    return float(np.trapezoid(pgr, b) / (b[-1] - b[0])) if b[-1] > b[0] else float(pgr.mean())
+    value = apgr_rows(np.asarray(budgets, float), np.asarray(means, float)[None], np.array([weak]),
+                      np.array([strong]))[0]
+    return None if np.isnan(value) else float(value)
+
+
+def strong_share_rows(xs: np.ndarray, means: np.ndarray, weak: np.ndarray, strong: np.ndarray,
+                      levels: Sequence[float] = (0.5, 0.8)) -> dict[str, np.ndarray]:
+    """Per row and PGR level, the smallest strong-call share reaching it (+inf never, NaN if no gap)."""
+    weak, strong = np.asarray(weak, dtype=np.float64), np.asarray(strong, dtype=np.float64)
+    xs, ys = _sorted_rows(xs, np.atleast_2d(means))
+    out: dict[str, np.ndarray] = {}
+    for level in levels:
+        share = reach_budget_rows(xs, ys, weak + level * (strong - weak))
+        out[str(int(round(level * 100)))] = np.where(strong == weak, np.nan, share)
+    return out
 
 
 def strong_share_for_pgr(budgets: Sequence[float], means: Sequence[float], weak: float, strong: float,
                          levels: Sequence[float] = (0.5, 0.8)) -> dict[str, float | None]:
     """Smallest strong-call share reaching each PGR level (RouteLLM's "calls needed")."""
-    out: dict[str, float | None] = {}
-    for level in levels:
-        key = str(int(round(level * 100)))
-        out[key] = None if strong == weak else budget_to_reach(budgets, means, weak + level * (strong - weak))
-    return out
+    rows = strong_share_rows(np.asarray(budgets, float), np.asarray(means, float)[None], np.array([weak]),
+                             np.array([strong]), levels)
+    return {k: (float(v[0]) if np.isfinite(v[0]) else None) for k, v in rows.items()}
 
 
 # ----------------------------------------------------------------------------- intrinsic
 
 
-def soft_cross_entropy(targets: np.ndarray, predictions: np.ndarray | float) -> float:
-    """Mean of -[t log p + (1 - t) log(1 - p)] (Eq. 7), p clipped to [1e-7, 1 - 1e-7]."""
+def cross_entropy_terms(targets: np.ndarray, predictions: np.ndarray | float) -> np.ndarray:
+    """Per query -[t log p + (1 - t) log(1 - p)] (Eq. 7), p clipped to [1e-7, 1 - 1e-7]."""
     t = np.asarray(targets, dtype=np.float64)
     p = np.clip(np.broadcast_to(np.asarray(predictions, dtype=np.float64), t.shape), _EPS, 1 - _EPS)
-    return float(np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p))))
+    return -(t * np.log(p) + (1 - t) * np.log(1 - p))
+
+
+def soft_cross_entropy(targets: np.ndarray, predictions: np.ndarray | float) -> float:
+    """Mean of :func:`cross_entropy_terms` over queries."""
+    return float(np.mean(cross_entropy_terms(targets, predictions)))
+
+
+def squared_error_terms(targets: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """Per query ||Delta_i - Delta_hat_i||^2 (Eq. 6)."""
+    t = np.asarray(targets, dtype=np.float64)
+    p = np.broadcast_to(np.asarray(predictions, dtype=np.float64), t.shape)
+    return np.sum((t - p) ** 2, axis=1)
 
 
 def squared_error(targets: np.ndarray, predictions: np.ndarray) -> float:
     """Mean over queries of ||Delta_i - Delta_hat_i||^2 (Eq. 6)."""
-    t = np.asarray(targets, dtype=np.float64)
-    p = np.broadcast_to(np.asarray(predictions, dtype=np.float64), t.shape)
-    return float(np.mean(np.sum((t - p) ** 2, axis=1)))
+    return float(np.mean(squared_error_terms(targets, predictions)))
 
 
 def median_accuracy(target_scores: np.ndarray, predicted_scores: np.ndarray) -> float | None:
@@ -216,3 +289,61 @@ def intrinsic_metrics(target_kind: str, targets: np.ndarray, predictions: np.nda
         "loss_opt": loss_opt, "median_accuracy": median_accuracy(target_scores, predicted_scores),
         "spearman": rho, "ece": ece, "reliability": bins,
     }
+
+
+# ----------------------------------------------------------------------------- intrinsic, bootstrapped
+
+
+def loss_terms(target_kind: str, targets: np.ndarray, predictions: np.ndarray,
+               train_mean: np.ndarray | float) -> dict[str, np.ndarray]:
+    """Per-query terms of ``loss``, ``loss_avg`` and ``loss_opt``: their means are the Table-1 losses."""
+    if target_kind in ("success_prob", "preference"):
+        return {"loss": cross_entropy_terms(targets, predictions),
+                "loss_avg": cross_entropy_terms(targets, float(train_mean)),
+                "loss_opt": cross_entropy_terms(targets, targets)}
+    return {"loss": squared_error_terms(targets, predictions),
+            "loss_avg": squared_error_terms(targets, np.asarray(train_mean)[None, :]),
+            "loss_opt": np.zeros(len(targets))}
+
+
+def spearman_rows(indices: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman correlation of ``a`` and ``b`` on each row's resampled queries (NaN if a side is constant)."""
+    ra, rb = rankdata(a[indices], axis=1), rankdata(b[indices], axis=1)
+    ra -= ra.mean(axis=1, keepdims=True)
+    rb -= rb.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (ra * rb).sum(axis=1) / np.sqrt((ra ** 2).sum(axis=1) * (rb ** 2).sum(axis=1))
+
+
+def ece_rows(weights: np.ndarray, targets: np.ndarray, predictions: np.ndarray, n_bins: int = 10) -> np.ndarray:
+    """Expected calibration error per row of query weights (bootstrap counts), vectorised.
+
+    sum_b |sum_{i in b} w_i (p_i - t_i)| / sum_i w_i: the same bins as :func:`reliability_bins`.
+    """
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    index = np.clip(np.searchsorted(edges, predictions, side="right") - 1, 0, n_bins - 1)
+    onehot = np.zeros((len(predictions), n_bins))
+    onehot[np.arange(len(predictions)), index] = np.asarray(predictions, float) - np.asarray(targets, float)
+    return np.abs(weights @ onehot).sum(axis=1) / weights.sum(axis=1)
+
+
+def intrinsic_replicates(target_kind: str, targets: np.ndarray, predictions: np.ndarray,
+                         train_mean: np.ndarray | float, target_scores: np.ndarray,
+                         predicted_scores: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Every Table-1 number per row of ``weights`` (row 0 = the sample, then bootstrap replicates).
+
+    Losses and ECE are weighted means (one matrix product); Spearman is vectorised over
+    replicates; median accuracy (a median and tie-aware ranking per replicate) is a loop.
+    """
+    n = len(targets)
+    out = {k: weights @ v / n for k, v in loss_terms(target_kind, targets, predictions, train_mean).items()}
+    indices = np.vstack([np.arange(n)[None, :], replicate_indices(weights[1:])])
+    if np.ptp(predicted_scores) == 0 or np.ptp(target_scores) == 0:
+        out["spearman"] = np.full(len(weights), np.nan)
+    else:
+        out["spearman"] = spearman_rows(indices, predicted_scores, target_scores)
+    accuracy = [median_accuracy(target_scores[idx], predicted_scores[idx]) for idx in indices]
+    out["median_accuracy"] = np.array([np.nan if a is None else a for a in accuracy])
+    if target_kind in ("success_prob", "preference"):
+        out["ece"] = ece_rows(weights, targets, predictions)
+    return out

@@ -1,8 +1,11 @@
-"""The result file, format ``hardbench-result/1`` (a public contract; see docs/result-format.md).
+"""The result file, format ``hardbench-result/2`` (a public contract; see docs/result-format.md).
 
 A result carries everything that changes its numbers (task, bank checksum, submission, split,
-bootstrap replicates, seed, package versions) and a one-line sacreBLEU-style ``signature``
-built from them, so that tables never mix incomparable rows.
+bootstrap replicates, seed, package versions, training bank) and a one-line sacreBLEU-style
+``signature`` built from them, so that tables never mix incomparable rows.  Version 2 adds
+intervals for every summary number, paired differences against the baseline, the per-query
+predictions, ``decoders`` and ``train_bank``; :func:`read_result` still reads version 1 files
+(as v2 without those fields: ``decoders`` and ``train_bank`` null, no intervals).
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from bench.errors import ResultFormatError
 from bench.fileio import atomic_write_json
 from bench.paths import results_root
 
-RESULT_FORMAT = "hardbench-result/1"
+RESULT_FORMAT = "hardbench-result/2"
+#: older formats :func:`read_result` still reads
+READABLE_FORMATS = ("hardbench-result/1", RESULT_FORMAT)
 REQUIRED_KEYS = ("format", "signature", "task", "bank", "bank_sha256", "submission", "setting",
                  "split", "n_queries", "seed", "bootstrap", "versions", "budgets", "curves",
                  "summary", "intrinsic")
@@ -36,15 +41,28 @@ def package_versions() -> dict[str, str]:
 
 
 def signature(task: str, task_version: int, bank_sha256: str, submission: str, split: str, bootstrap: int,
-              seed: int, offline_bins: int) -> str:
-    """``task:T@vN|bank:<sha8>|sub:S|split:test|boot:N|seed:N|bins:N|v:<hardbench version>``."""
-    return (f"task:{task}@v{task_version}|bank:{bank_sha256[:8]}|sub:{submission}|split:{split}|boot:{bootstrap}"
-            f"|seed:{seed}|bins:{offline_bins}|v:{__version__}")
+              seed: int, offline_bins: int, *, train_bank: tuple[str, str] | None = None,
+              reallocate: bool = False) -> str:
+    """``task:T@vN|bank:<sha8>|sub:S|split:test|boot:N|seed:N|bins:N|v:<hardbench version>``.
+
+    ``|train:<task>/<bank>@<sha8>`` is added before ``v`` for a ``--train-bank`` run (name and
+    manifest checksum of the fitting bank) and ``boot:N+realloc`` marks re-allocated replicates.
+    """
+    boot = f"{bootstrap}+realloc" if reallocate else f"{bootstrap}"
+    train = f"|train:{train_bank[0]}@{train_bank[1][:8]}" if train_bank else ""
+    return (f"task:{task}@v{task_version}|bank:{bank_sha256[:8]}|sub:{submission}|split:{split}|boot:{boot}"
+            f"|seed:{seed}|bins:{offline_bins}{train}|v:{__version__}")
 
 
-def result_path(task: str, bank: str, submission: str, out_dir: Path | None = None) -> Path:
-    """``<out_dir or results/>/<task>/<bank>/<submission>.json``."""
-    return (out_dir or results_root()) / task / bank / f"{submission}.json"
+def result_path(task: str, bank: str, submission: str, out_dir: Path | None = None,
+                train_bank: str | None = None) -> Path:
+    """``<out_dir or results/>/<task>/<bank>/<submission>.json``.
+
+    A ``--train-bank`` run gets its own file, ``<submission>.train-<task>-<bank>.json``, so it
+    never replaces the in-bank result.
+    """
+    name = submission if train_bank is None else f"{submission}.train-{train_bank.replace('/', '-')}"
+    return (out_dir or results_root()) / task / bank / f"{name}.json"
 
 
 def write_result(result: dict[str, Any], path: Path) -> Path:
@@ -57,15 +75,24 @@ def write_result(result: dict[str, Any], path: Path) -> Path:
 
 
 def read_result(path: Path) -> dict[str, Any]:
-    """Read a result file, refusing unknown format versions and missing keys."""
+    """Read a result file of any readable version, as a v2 dictionary.
+
+    Version 1 files gain ``decoders: null`` (the bank's defaults), ``train_bank: null``,
+    ``predictions: null`` and ``summary.ci: null``; their ``format`` field is kept, so a reader
+    can tell.  Unknown versions and missing keys are refused.
+    """
     try:
         result = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise ResultFormatError(f"{path}: unreadable result file: {err}") from err
-    if not isinstance(result, dict) or result.get("format") != RESULT_FORMAT:
+    if not isinstance(result, dict) or result.get("format") not in READABLE_FORMATS:
         got = result.get("format") if isinstance(result, dict) else type(result).__name__
-        raise ResultFormatError(f"{path}: format {got!r} is not {RESULT_FORMAT!r}")
+        raise ResultFormatError(f"{path}: format {got!r} is not one of {list(READABLE_FORMATS)}")
     missing = [k for k in REQUIRED_KEYS if k not in result]
     if missing:
         raise ResultFormatError(f"{path}: missing keys {missing}")
+    if result["format"] != RESULT_FORMAT:
+        for key in ("decoders", "train_bank", "predictions"):
+            result.setdefault(key, None)
+        result["summary"].setdefault("ci", None)
     return result

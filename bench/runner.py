@@ -1,16 +1,19 @@
 """``bench run``: one submission on one bank -> one result file.
 
-1. load the task config and the bank (validated, checksums checked);
-2. reduce the bank to exact expected rewards and training targets (:mod:`bench.scoring`);
-3. hand the submission a :class:`TrainView` (train + val, with targets) and a
-   :class:`TestView` (val + test inputs, no targets): val predictions fit the offline bins,
-   test predictions are scored;
-4. compute every method's curve, the bootstrap intervals, the summaries and the
-   intrinsic metrics on the test split, and write the result atomically.
+1. load the task config and the bank (validated, checksums checked), and the bank the
+   predictor is fitted on when it differs (``--train-bank``: generalization runs);
+2. reduce the banks to exact expected rewards and training targets (:mod:`bench.scoring`);
+3. hand the submission a :class:`TrainView` (train + val of the fitting bank, with targets) and
+   a :class:`TestView` (its held-out split + the scored bank's test split, no targets):
+   held-out predictions fit the offline bins, test predictions are scored;
+4. compute every method's curve, the bootstrap intervals of every number, the summaries, the
+   paired differences against the baseline and the intrinsic metrics on the test split, and
+   write the result (with the predictions, for paired comparisons) atomically.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,29 +21,32 @@ from typing import Any
 
 import numpy as np
 
+from bench.allocation import offline_bin_count
 from bench.bank import Bank, load_bank, resolve_bank_dir
-from bench.errors import HardbenchError
+from bench.errors import HardbenchError, HardbenchWarning
 from bench.predictors.base import TestView, TrainView
+from bench.predictors.isolation import isolation_mode
 from bench.results import RESULT_FORMAT, package_versions, result_path, signature, write_result
 from bench.scoring import (
     ScoringProblem,
     allocation_by_bin,
     check_budgets,
-    compute_curves,
-    curve_points,
     default_budgets,
-    intrinsic,
     problem_from_bank,
-    summarize,
+    score,
+    scored_decoders,
 )
-from bench.predictors.isolation import isolation_mode
-from bench.submissions import load_submission, run_submission
+from bench.submissions import Submission, load_submission, run_submission
 from bench.tasks import load_task
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Everything ``bench run`` takes besides the task and submission names."""
+    """Everything ``bench run`` takes besides the task and submission names.
+
+    ``train_bank``: fit on this bank's train/val and score on ``bank``'s test split.
+    ``reallocate_bootstrap``: re-run the allocation inside every bootstrap replicate.
+    """
 
     bank: str | None = None
     budgets: Sequence[float] | None = None
@@ -49,6 +55,19 @@ class RunOptions:
     out_dir: Path | None = None
     timeout_s: float | None = None
     n_bins: int = 10
+    train_bank: str | None = None
+    reallocate_bootstrap: bool = False
+
+
+@dataclass(frozen=True)
+class LoadedBank:
+    """A bank, its scoring problem and the task it belongs to."""
+
+    bank: Bank
+    problem: ScoringProblem
+
+    def rows(self, *splits: str) -> np.ndarray:
+        return np.isin(self.problem.splits, splits)
 
 
 def heldout_split(problem: ScoringProblem) -> str:
@@ -56,67 +75,151 @@ def heldout_split(problem: ScoringProblem) -> str:
     return "val" if (problem.splits == "val").any() else "train"
 
 
+def load_scoring_bank(bank: str | None, task: str) -> LoadedBank:
+    """Load a bank (name under ``task`` or folder) and reduce it with its own task's settings."""
+    loaded = load_bank(resolve_bank_dir(bank, task))
+    config = load_task(loaded.task)
+    return LoadedBank(loaded, problem_from_bank(loaded, default_reward=config.default_reward,
+                                                min_budget=config.min_budget))
+
+
+def shared_features(fit: Bank, scored: Bank) -> list[str]:
+    """Feature matrices both banks have with the same width (all of them when one bank is used)."""
+    if fit is scored:
+        return list(scored.feature_names)
+    return [n for n in fit.feature_names
+            if n in scored.feature_names and fit.features(n).shape[1] == scored.features(n).shape[1]]
+
+
+def labelled_view(source: LoadedBank, mask: np.ndarray, features: list[str], seed: int) -> TrainView:
+    """The train (+val) queries of the fitting bank, with their targets."""
+    bank, problem = source.bank, source.problem
+    return TrainView(task=bank.task, bank=bank.name, setting=problem.setting, target_kind=problem.target_kind,
+                     b_max=problem.b_max, seed=seed, query_ids=problem.query_ids[mask], splits=problem.splits[mask],
+                     prompts=list(bank.queries["prompt"].to_numpy()[mask]),
+                     features={k: bank.features(k)[mask] for k in features}, targets=problem.targets[mask])
+
+
+def unlabelled_view(parts: list[tuple[LoadedBank, np.ndarray]], scored: LoadedBank, features: list[str],
+                    seed: int) -> TestView:
+    """Queries to predict, concatenated over (bank, mask) parts: ids, prompts, features, no targets."""
+    problem = scored.problem
+    return TestView(
+        task=scored.bank.task, bank=scored.bank.name, setting=problem.setting, target_kind=problem.target_kind,
+        b_max=problem.b_max, seed=seed,
+        query_ids=np.concatenate([p.problem.query_ids[m] for p, m in parts]),
+        prompts=[str(x) for p, m in parts for x in p.bank.queries["prompt"].to_numpy()[m]],
+        features={k: np.concatenate([p.bank.features(k)[m] for p, m in parts]) for k in features})
+
+
 def build_views(bank: Bank, problem: ScoringProblem, predict_mask: np.ndarray,
                 seed: int) -> tuple[TrainView, TestView]:
     """The labelled train+val view, and the unlabelled view of the queries in ``predict_mask``."""
-    splits = problem.splits
-    fit_mask = np.isin(splits, ("train", "val"))
-    features = {name: bank.features(name) for name in bank.feature_names}
-    prompts = bank.queries["prompt"].to_numpy()
-    common = dict(task=bank.task, bank=bank.name, setting=problem.setting,
-                  target_kind=problem.target_kind, b_max=problem.b_max, seed=seed)
-    train = TrainView(query_ids=problem.query_ids[fit_mask], splits=splits[fit_mask],
-                      prompts=list(prompts[fit_mask]),
-                      features={k: v[fit_mask] for k, v in features.items()},
-                      targets=problem.targets[fit_mask], **common)
-    test = TestView(query_ids=problem.query_ids[predict_mask], prompts=list(prompts[predict_mask]),
-                    features={k: v[predict_mask] for k, v in features.items()}, **common)
-    return train, test
+    source = LoadedBank(bank, problem)
+    features = list(bank.feature_names)
+    return (labelled_view(source, source.rows("train", "val"), features, seed),
+            unlabelled_view([(source, predict_mask)], source, features, seed))
 
 
-def _require_splits(problem: ScoringProblem, bank: Bank) -> None:
-    present = set(problem.splits)
-    if "test" not in present or "train" not in present:
-        raise HardbenchError(f"bank {bank.path} needs train and test splits; it has {sorted(present)}")
+def _require_splits(problem: ScoringProblem, bank: Bank, needed: tuple[str, ...] = ("train", "test")) -> None:
+    missing = [s for s in needed if s not in set(problem.splits)]
+    if missing:
+        raise HardbenchError(f"bank {bank.path} needs the split(s) {missing}; it has {sorted(set(problem.splits))}")
+
+
+def check_transfer(fit: LoadedBank, scored: LoadedBank, sub: Submission) -> list[str]:
+    """Refuse a ``--train-bank`` run that cannot be scored; return what was dropped (warnings)."""
+    a, b = fit.problem, scored.problem
+    name_a, name_b = f"{fit.bank.task}/{fit.bank.name}", f"{scored.bank.task}/{scored.bank.name}"
+    if (a.setting, a.target_kind) != (b.setting, b.target_kind):
+        raise HardbenchError(f"--train-bank {name_a} is {a.setting}/{a.target_kind} but --bank {name_b} is "
+                             f"{b.setting}/{b.target_kind}: a predictor transfers only between banks of the "
+                             "same setting and target kind")
+    if a.target_kind == "marginal_rewards" and a.b_max != b.b_max:
+        raise HardbenchError(f"--train-bank {name_a} predicts {a.b_max} marginal rewards but --bank {name_b} "
+                             f"needs {b.b_max}: use banks with the same samples per query")
+    if sub.kind != "code":
+        raise HardbenchError(f"submission {sub.name!r} is a predictions file (fitted by its author); "
+                             "--train-bank needs a code submission that the harness fits")
+    shared = shared_features(fit.bank, scored.bank)
+    wanted = sub.params.get("feature")
+    if wanted is not None and wanted not in shared:
+        lacking = [n for n, lb in ((name_a, fit), (name_b, scored)) if wanted not in lb.bank.feature_names]
+        raise HardbenchError(f"submission {sub.name!r} uses feature {wanted!r}, which "
+                             + (f"{' and '.join(lacking)} lack(s)" if lacking else "has different widths on the two banks")
+                             + f"; add it with `bench features --bank BANK --extractor ...` (shared: {shared or 'none'})")
+    dropped = sorted((set(fit.bank.feature_names) | set(scored.bank.feature_names)) - set(shared))
+    return [f"--train-bank: features {dropped} are not on both banks (same width) and were not handed to the "
+            "submission"] if dropped else []
+
+
+def _predictions_record(ids: np.ndarray, values: np.ndarray, **where: str) -> dict[str, Any]:
+    return {**where, "query_ids": [str(i) for i in ids], "values": np.asarray(values, dtype=np.float64).tolist()}
 
 
 def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()) -> tuple[Path, dict[str, Any]]:
     """Score ``submission`` on ``task``'s bank and write the result file; return (path, result)."""
-    config = load_task(task)
-    bank = load_bank(resolve_bank_dir(options.bank, task))
-    if bank.task != task:
-        raise HardbenchError(f"bank {bank.path} is for task {bank.task!r}, not {task!r}")
-    problem = problem_from_bank(bank, default_reward=config.default_reward, min_budget=config.min_budget)
-    _require_splits(problem, bank)
-    budgets = check_budgets(problem, options.budgets) if options.budgets else default_budgets(problem)
+    scored = load_scoring_bank(options.bank, task)
+    if scored.bank.task != task:
+        raise HardbenchError(f"bank {scored.bank.path} is for task {scored.bank.task!r}, not {task!r}")
+    fit = load_scoring_bank(options.train_bank, task) if options.train_bank else scored
+    transfer = fit is not scored
     sub = load_submission(submission)
-    held = heldout_split(problem)
-    predict_mask = np.isin(problem.splits, (held, "test"))
-    train_view, test_view = build_views(bank, problem, predict_mask, options.seed)
-    predictions = run_submission(sub, train_view, test_view, timeout_s=options.timeout_s, bank_dir=bank.path)
+    notes = check_transfer(fit, scored, sub) if transfer else []
+    _require_splits(fit.problem, fit.bank, ("train",))
+    _require_splits(scored.problem, scored.bank, ("test",) if transfer else ("train", "test"))
+    problem = scored.problem
+    budgets = check_budgets(problem, options.budgets) if options.budgets else default_budgets(problem)
+    held = heldout_split(fit.problem)
+    held_mask, test_mask = fit.rows(held), scored.rows("test")
+    n_bins = offline_bin_count(int(held_mask.sum()), options.n_bins)
+    if n_bins < options.n_bins:
+        notes.append(f"offline allocation: {n_bins} bin(s) instead of {options.n_bins}: the {held} split has "
+                     f"{int(held_mask.sum())} queries and each bin needs at least 10 (see docs/result-format.md)")
+    features = shared_features(fit.bank, scored.bank)
+    train_view = labelled_view(fit, fit.rows("train", "val"), features, options.seed)
+    if transfer:
+        test_view = unlabelled_view([(fit, held_mask), (scored, test_mask)], scored, features, options.seed)
+    else:
+        test_view = unlabelled_view([(scored, held_mask | test_mask)], scored, features, options.seed)
+    predictions = run_submission(sub, train_view, test_view, timeout_s=options.timeout_s, bank_dir=scored.bank.path)
+    if transfer:
+        heldout_pred, test_pred = predictions[:int(held_mask.sum())], predictions[int(held_mask.sum()):]
+    else:
+        splits = problem.splits[held_mask | test_mask]
+        heldout_pred, test_pred = predictions[splits == held], predictions[splits == "test"]
+    for note in notes:
+        warnings.warn(note, HardbenchWarning, stacklevel=2)
 
-    predicted_splits = problem.splits[predict_mask]
-    test = problem.subset(problem.splits == "test")
-    train = problem.subset(problem.splits == "train")
-    heldout = problem.subset(problem.splits == held)
-    test_pred = predictions[predicted_splits == "test"]
-    heldout_pred = predictions[predicted_splits == held]
-    curves = compute_curves(test, heldout, test_pred, heldout_pred, budgets, n_bins=options.n_bins,
-                            seed=options.seed)
-    points = curve_points(curves, options.bootstrap, options.seed)
+    test = problem.subset(test_mask)
+    heldout, train = fit.problem.subset(held_mask), fit.problem.subset(fit.rows("train"))
+    scores = score(test, heldout, train, test_pred, heldout_pred, budgets, n_bins=n_bins, seed=options.seed,
+                   n_bootstrap=options.bootstrap, reallocate=options.reallocate_bootstrap)
+    bank = scored.bank
+    train_bank = f"{fit.bank.task}/{fit.bank.name}" if transfer else None
     result: dict[str, Any] = {
         "format": RESULT_FORMAT,
-        "signature": signature(task, config.version, bank.manifest_sha256, sub.name, "test", options.bootstrap, options.seed,
-                               options.n_bins),
+        "signature": signature(task, load_task(task).version, bank.manifest_sha256, sub.name, "test",
+                               options.bootstrap, options.seed, n_bins,
+                               train_bank=(train_bank, fit.bank.manifest_sha256) if transfer else None,
+                               reallocate=options.reallocate_bootstrap),
         "task": task, "bank": bank.name, "bank_sha256": bank.manifest_sha256,
         "submission": sub.name, "setting": problem.setting, "reward": problem.reward_kind,
         "target_kind": problem.target_kind, "split": "test", "n_queries": int(len(test.query_ids)),
+        "decoders": scored_decoders(bank), "train_bank": train_bank,
+        "train_bank_sha256": fit.bank.manifest_sha256 if transfer else None,
         "seed": options.seed, "bootstrap": options.bootstrap,
-        "offline": {"bins": options.n_bins, "fitted_on": held},
+        "bootstrap_allocation": "reallocated" if options.reallocate_bootstrap else "fixed",
+        "offline": {"bins": n_bins, "bins_requested": options.n_bins, "fitted_on": held,
+                    "n_fitted_on": int(held_mask.sum())},
         "isolation": isolation_mode() if sub.kind == "code" else "predictions-file",
-        "versions": package_versions(), "budgets": budgets, "curves": points,
-        "summary": summarize(points, test), "intrinsic": intrinsic(test, test_pred, train),
-        "allocation_by_bin": allocation_by_bin(curves, test, test_pred),
+        "versions": package_versions(), "budgets": budgets, "curves": scores.points,
+        "summary": scores.summary, "intrinsic": scores.intrinsic,
+        "allocation_by_bin": allocation_by_bin(scores.curves, test, test_pred),
+        "predictions": {"test": _predictions_record(test.query_ids, test_pred, bank=bank.name),
+                        "heldout": _predictions_record(heldout.query_ids, heldout_pred, bank=fit.bank.name,
+                                                       split=held)},
+        "warnings": notes,
     }
-    path = write_result(result, result_path(task, bank.name, sub.name, options.out_dir))
+    path = write_result(result, result_path(task, bank.name, sub.name, options.out_dir, train_bank))
     return path, result

@@ -10,7 +10,16 @@ Methods on every curve (the paper's sections 4.1-4.2):
 ``online``   greedy allocation of the test batch from the predicted marginals (Eq. 5)
 ``offline``  bins of predicted difficulty fitted on the held-out split, one budget per bin
 ``uniform``  (best-of-k) k = B for every query; ``random`` (routing) strong with probability B
-``oracle``   greedy allocation from the bank's true marginals (an upper bound)
+``oracle``   the best allocation with *at most* B units, from the bank's true marginals: an
+             upper bound, monotone in B (it never buys a unit that lowers the reward)
+``oracle-exact``  the best allocation spending exactly B (the curve before hardbench 0.2.0;
+             not monotone for routing, where the strong decoder is worse on some queries)
+
+Every summary compares a method with the baseline *at the budget the method really spent*
+(offline bins rarely hit B exactly): the baseline is evaluated exactly there, since uniform
+and random allocations with fractional budgets are exact expectations (issue 11, bug 1).
+The oracle is placed at its allowance B.  All summaries are vectorised over bootstrap
+replicates (:mod:`bench.bootstrap`): row 0 is the sample, rows 1.. the replicates.
 """
 
 from __future__ import annotations
@@ -23,16 +32,22 @@ import numpy as np
 from bench import estimators
 from bench.allocation import allocate_greedy, allocate_uniform, fit_offline_bins
 from bench.bank import Bank
-from bench.bootstrap import percentile_interval
+from bench.bootstrap import interval, replicate_weights, split_replicates
 from bench.errors import HardbenchError
 from bench.metrics import (
-    apgr,
-    area_between_curves,
-    compute_saved,
+    apgr_rows,
+    compute_saved_rows,
     intrinsic_metrics,
-    quality_gain,
-    strong_share_for_pgr,
+    intrinsic_replicates,
+    strong_share_rows,
+    trapezoid_mean_rows,
 )
+
+#: the methods whose curves are summarised against the baseline
+ADAPTIVE_METHODS: tuple[str, ...] = ("online", "offline", "oracle")
+#: budgets at which headline gains and compute savings are reported (those on the grid)
+HEADLINE_BUDGETS: dict[str, tuple[float, ...]] = {"routing": (0.2, 0.5, 0.8),
+                                                   "best_of_k": (2.0, 4.0, 8.0, 16.0, 32.0, 64.0)}
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,18 @@ def target_kind_of(setting: str, reward_kind: str) -> str:
     return "success_prob" if reward_kind == "binary" else "marginal_rewards"
 
 
+def scored_decoders(bank: Bank) -> list[str]:
+    """The decoders scoring uses, in role order: best-of-k ``[d]``, routing ``[weak, strong]``.
+
+    The manifest's ``default_decoder`` / ``default_routing`` when given, else the first
+    decoder(s) (the result's ``decoders`` field).
+    """
+    manifest = bank.manifest
+    if bank.setting == "routing":
+        return list(manifest.get("default_routing") or bank.decoders[:2])
+    return [manifest.get("default_decoder") or bank.decoders[0]]
+
+
 def problem_from_bank(bank: Bank, *, default_reward: float = 0.0, min_budget: int = 0,
                       b_max: int | None = None) -> ScoringProblem:
     """Reduce a bank to exact per-query expected rewards and training targets.
@@ -92,15 +119,16 @@ def problem_from_bank(bank: Bank, *, default_reward: float = 0.0, min_budget: in
     kind = target_kind_of(bank.setting, bank.reward_kind)
     ids = bank.queries["query_id"].to_numpy()
     splits = bank.queries["split"].to_numpy()
+    decoders = scored_decoders(bank)
     if bank.setting == "routing":
-        weak = bank.reward_matrix(bank.decoders[0])
-        strong = bank.reward_matrix(bank.decoders[1])
+        weak = bank.reward_matrix(decoders[0])
+        strong = bank.reward_matrix(decoders[1])
         q_table = np.stack([estimators.mean_reward(weak.rewards, weak.counts),
                             estimators.mean_reward(strong.rewards, strong.counts)], axis=1)
         targets = estimators.preference_probability(strong.rewards, strong.counts, weak.rewards, weak.counts)
         return ScoringProblem("routing", bank.reward_kind, kind, ids, splits, q_table,
                               np.ones(len(ids), dtype=np.int64), targets, 0, default_reward)
-    matrix = bank.reward_matrix(bank.decoders[0])
+    matrix = bank.reward_matrix(decoders[0])
     top = int(matrix.counts.max()) if b_max is None else int(b_max)
     q_table = estimators.best_of_k_table(matrix.rewards, matrix.counts, top, default_reward)
     if kind == "success_prob":
@@ -164,91 +192,233 @@ def check_budgets(problem: ScoringProblem, budgets: Sequence[float]) -> list[flo
     return sorted({float(b) for b in budgets})
 
 
+def uniform_target_for_spend(caps: np.ndarray, spend: np.ndarray, min_budget: int = 0) -> np.ndarray:
+    """The uniform budget t whose capped allocation min(t, caps) spends ``spend`` on average.
+
+    mean(min(t, caps)) is piecewise linear and increasing in t (breakpoints at the caps), so
+    it is inverted exactly by interpolation; without ragged caps t = spend.
+    """
+    knots = np.unique(np.concatenate([[float(min_budget)], caps.astype(np.float64)]))
+    spent = np.minimum(knots[:, None], caps[None, :]).mean(axis=1)
+    return np.interp(spend, spent, knots)
+
+
+def baseline_rewards(test: ScoringProblem, spend: np.ndarray) -> np.ndarray:
+    """Per-query expected reward of the baseline spending ``spend`` (mean per query) at each column."""
+    targets = uniform_target_for_spend(test.caps, np.asarray(spend, dtype=np.float64), test.min_budget)
+    n = len(test.query_ids)
+    return np.stack([estimators.expected_reward(test.q_table, allocate_uniform(n, t, test.caps))
+                     for t in targets], axis=1)
+
+
 @dataclass(frozen=True)
 class CurveSet:
-    """Per method: budgets actually spent (mean) and the per-query expected rewards."""
+    """Per method: budgets actually spent (mean) and the per-query expected rewards.
+
+    ``baseline_at[m]`` is the baseline's per-query reward at method m's summary budgets
+    (:meth:`summary_budgets`), so every summary compares like with like.
+    """
 
     budgets: list[float]
     realized: dict[str, np.ndarray]        # method -> (n_budgets,)
     per_query: dict[str, np.ndarray]       # method -> (n_queries, n_budgets)
+    baseline_at: dict[str, np.ndarray]     # adaptive method -> (n_queries, n_budgets)
     online_allocations: np.ndarray         # (n_budgets, n_queries)
+    offline_bins: int = 10
+
+    def summary_budgets(self, method: str) -> np.ndarray:
+        """Where a method sits in summaries: its realised budget; the oracle at its allowance B."""
+        return np.asarray(self.budgets, dtype=np.float64) if method == "oracle" else self.realized[method]
+
+
+def allocate_all(test: ScoringProblem, heldout: ScoringProblem, test_pred: np.ndarray, heldout_pred: np.ndarray,
+                 budget: float, n_bins: int, seed: int) -> dict[str, np.ndarray]:
+    """Every method's per-query budget at one mean budget B (the columns of :func:`compute_curves`)."""
+    n = len(test.query_ids)
+    # True marginals are non-increasing for best-of-k except possibly the first one, when
+    # real rewards can fall below the budget-0 default; the running minimum keeps the greedy
+    # valid there (then a lower bound on the optimum) and changes nothing elsewhere.
+    delta_true = np.minimum.accumulate(estimators.marginal_rewards(test.q_table), axis=1)
+    delta_hat = predicted_marginals(test_pred, test.target_kind, test.b_max)
+    test_scores = difficulty_score(test_pred, test.target_kind, test.min_budget)
+    heldout_scores = difficulty_score(heldout_pred, heldout.target_kind, heldout.min_budget)
+    total = budget * n
+    greedy = dict(min_budget=test.min_budget, seed=seed)
+    return {
+        "online": allocate_greedy(delta_hat, total, test.caps, **greedy),
+        "offline": fit_offline_bins(heldout_scores, heldout.q_table, budget, n_bins,
+                                    min_budget=heldout.min_budget).apply(test_scores, test.caps),
+        baseline_method(test.setting): allocate_uniform(n, budget, test.caps),
+        "oracle": allocate_greedy(delta_true, total, test.caps, at_most=True, **greedy),
+        "oracle-exact": allocate_greedy(delta_true, total, test.caps, **greedy),
+    }
 
 
 def compute_curves(test: ScoringProblem, heldout: ScoringProblem, test_pred: np.ndarray,
                    heldout_pred: np.ndarray, budgets: Sequence[float], *, n_bins: int = 10,
                    seed: int = 0) -> CurveSet:
     """Allocate for every method and budget; return exact per-query expected rewards."""
-    n = len(test.query_ids)
-    kind, b_max = test.target_kind, test.b_max
-    delta_hat = predicted_marginals(test_pred, kind, b_max)
-    # True marginals are non-increasing for best-of-k except possibly the first one, when
-    # real rewards can fall below the budget-0 default; the running minimum keeps the greedy
-    # valid there (then a lower bound on the optimum) and changes nothing elsewhere.
-    delta_true = np.minimum.accumulate(estimators.marginal_rewards(test.q_table), axis=1)
-    test_scores = difficulty_score(test_pred, kind, test.min_budget)
-    heldout_scores = difficulty_score(heldout_pred, kind, heldout.min_budget)
-    baseline = baseline_method(test.setting)
-    methods = ("online", "offline", baseline, "oracle")
-    realized = {m: np.zeros(len(budgets)) for m in methods}
-    per_query = {m: np.zeros((n, len(budgets))) for m in methods}
-    online_allocations = np.zeros((len(budgets), n))
+    n, width = len(test.query_ids), len(budgets)
+    realized: dict[str, np.ndarray] = {}
+    per_query: dict[str, np.ndarray] = {}
+    online_allocations = np.zeros((width, n))
     for col, budget in enumerate(budgets):
-        total = budget * n
-        allocations = {
-            "online": allocate_greedy(delta_hat, total, test.caps, min_budget=test.min_budget, seed=seed),
-            "offline": fit_offline_bins(heldout_scores, heldout.q_table, budget, n_bins,
-                                        min_budget=heldout.min_budget).apply(test_scores, test.caps),
-            baseline: allocate_uniform(n, budget, test.caps),
-            "oracle": allocate_greedy(delta_true, total, test.caps, min_budget=test.min_budget, seed=seed),
-        }
+        allocations = allocate_all(test, heldout, test_pred, heldout_pred, budget, n_bins, seed)
         online_allocations[col] = allocations["online"]
         for method, b in allocations.items():
-            realized[method][col] = b.mean()
-            per_query[method][:, col] = estimators.expected_reward(test.q_table, b)
-    return CurveSet(list(budgets), realized, per_query, online_allocations)
+            realized.setdefault(method, np.zeros(width))[col] = b.mean()
+            per_query.setdefault(method, np.zeros((n, width)))[:, col] = estimators.expected_reward(test.q_table, b)
+    best_at_most_budget(realized, per_query)
+    curves = CurveSet(list(budgets), realized, per_query, {}, online_allocations, n_bins)
+    for method in ADAPTIVE_METHODS:
+        curves.baseline_at[method] = baseline_rewards(test, curves.summary_budgets(method))
+    return curves
 
 
-def curve_points(curves: CurveSet, n_bootstrap: int, seed: int) -> dict[str, list[dict[str, float]]]:
-    """Mean and percentile-bootstrap interval of every method at every budget."""
-    methods = list(curves.per_query)
-    stacked = np.concatenate([curves.per_query[m] for m in methods], axis=1)
-    low, high = percentile_interval(stacked, n_bootstrap, seed)
-    means = stacked.mean(axis=0)
-    width = len(curves.budgets)
-    out: dict[str, list[dict[str, float]]] = {}
-    for k, method in enumerate(methods):
-        sl = slice(k * width, (k + 1) * width)
+def best_at_most_budget(realized: dict[str, np.ndarray], per_query: dict[str, np.ndarray]) -> None:
+    """Make the oracle the best allocation found with at most B units, in place.
+
+    The at-most greedy is exact when the true marginals are non-increasing (routing, binary
+    best-of-k); with real rewards a first marginal below the budget-0 default is flattened by
+    the running minimum, so at each B the oracle takes the best mean among the at-most greedy
+    and every oracle allocation (at-most or exact) of a grid budget <= B.  Each is a valid
+    allocation spending at most B, so the curve stays an upper bound of the exact oracle and
+    becomes monotone in B (issue 11, bug 5).
+    """
+    candidates = np.concatenate([per_query["oracle"], per_query["oracle-exact"]], axis=1)
+    spent = np.concatenate([realized["oracle"], realized["oracle-exact"]])
+    width = per_query["oracle"].shape[1]
+    order = np.r_[0:width, 0:width]                        # grid index of each candidate column
+    means = candidates.mean(axis=0)
+    for j in range(width):
+        allowed = np.flatnonzero(order <= j)
+        pick = allowed[np.argmax(means[allowed])]
+        per_query["oracle"][:, j] = candidates[:, pick]
+        realized["oracle"][j] = spent[pick]
+
+
+@dataclass(frozen=True)
+class ReplicateCurves:
+    """Mean curves per replicate (row 0 = the sample): what every summary is a function of.
+
+    ``xs[m]`` is method m's summary budgets, shape (n_budgets,) when the allocation is held
+    fixed, (1 + R, n_budgets) when it is re-run per replicate (:mod:`bench.reallocate`).
+    """
+
+    budgets: list[float]
+    means: dict[str, np.ndarray]           # method -> (1 + R, n_budgets)
+    baseline_at: dict[str, np.ndarray]     # adaptive method -> (1 + R, n_budgets)
+    xs: dict[str, np.ndarray]
+    weak: np.ndarray                       # (1 + R,) routing: weak decoder alone
+    strong: np.ndarray
+
+    @property
+    def n_replicates(self) -> int:
+        return next(iter(self.means.values())).shape[0] - 1
+
+
+def replicate_curves(curves: CurveSet, test: ScoringProblem, weights: np.ndarray) -> ReplicateCurves:
+    """All mean curves of all replicates in one matrix product (allocations held fixed)."""
+    blocks = {("curve", m): v for m, v in curves.per_query.items()}
+    blocks.update({("base", m): v for m, v in curves.baseline_at.items()})
+    if test.setting == "routing":
+        blocks[("decoder", "weak")] = test.q_table[:, :1]
+        blocks[("decoder", "strong")] = test.q_table[:, -1:]
+    stacked = np.concatenate(list(blocks.values()), axis=1)
+    means = weights @ stacked / stacked.shape[0]
+    split = np.split(means, np.cumsum([v.shape[1] for v in blocks.values()])[:-1], axis=1)
+    out = dict(zip(blocks, split))
+    realized = {m: curves.summary_budgets(m) for m in ADAPTIVE_METHODS}
+    realized[baseline_method(test.setting)] = curves.realized[baseline_method(test.setting)]
+    nothing = np.full(weights.shape[0], np.nan)
+    return ReplicateCurves(curves.budgets, {m: out[("curve", m)] for m in curves.per_query},
+                           {m: out[("base", m)] for m in curves.baseline_at}, realized,
+                           out.get(("decoder", "weak"), nothing[:, None])[:, 0],
+                           out.get(("decoder", "strong"), nothing[:, None])[:, 0])
+
+
+def curve_points(curves: CurveSet, reps: ReplicateCurves) -> dict[str, list[dict[str, float | None]]]:
+    """Mean and percentile-bootstrap interval of every method at every budget (null without replicates)."""
+    out: dict[str, list[dict[str, float | None]]] = {}
+    for method, means in reps.means.items():
+        low, high = interval(means[1:]) if reps.n_replicates else (None, None)
         out[method] = [
-            {"budget": b, "realized_budget": float(r), "mean": float(m), "ci_low": float(lo), "ci_high": float(hi)}
-            for b, r, m, lo, hi in zip(curves.budgets, curves.realized[method], means[sl], low[sl], high[sl])
+            {"budget": b, "realized_budget": float(curves.realized[method][j]), "mean": float(means[0, j]),
+             "ci_low": None if low is None else float(low[j]), "ci_high": None if high is None else float(high[j])}
+            for j, b in enumerate(curves.budgets)
         ]
     return out
 
 
-def summarize(points: dict[str, list[dict[str, float]]], test: ScoringProblem) -> dict[str, object]:
-    """Compute saved, quality gain and area (best-of-k); APGR and PGR shares (routing)."""
-    baseline = baseline_method(test.setting)
-    budgets = [p["budget"] for p in points[baseline]]
-    base_means = [p["mean"] for p in points[baseline]]
-    adaptive = [m for m in ("online", "offline", "oracle") if m in points]
-    summary: dict[str, object] = {"baseline": baseline, "quality_gain": {}, "area_between_curves": {}}
-    for m in adaptive:
-        means = [p["mean"] for p in points[m]]
-        summary["quality_gain"][m] = quality_gain(budgets, means, base_means)
-        summary["area_between_curves"][m] = area_between_curves(budgets, means, base_means)
-    if test.setting == "routing":
-        weak, strong = float(test.q_table[:, 0].mean()), float(test.q_table[:, 1].mean())
-        summary["weak_mean"], summary["strong_mean"] = weak, strong
-        summary["apgr"] = {m: apgr([p["realized_budget"] for p in points[m]], [p["mean"] for p in points[m]],
-                                   weak, strong) for m in adaptive + [baseline]}
-        summary["strong_share_for_pgr"] = {
-            m: strong_share_for_pgr([p["realized_budget"] for p in points[m]], [p["mean"] for p in points[m]],
-                                    weak, strong) for m in adaptive + [baseline]}
+def summary_replicates(reps: ReplicateCurves, setting: str) -> dict[str, object]:
+    """Every curve summary as arrays over replicates (row 0 = the point estimate).
+
+    Each adaptive method m is compared with the baseline at m's summary budgets: gain@B =
+    m(B) - baseline(spent_m(B)); area between curves = the trapezoid mean of that gain over
+    spent_m.  Compute saved and PGR shares read the curves over their summary budgets.
+    """
+    baseline = baseline_method(setting)
+    base_means, base_x = reps.means[baseline], reps.xs[baseline]
+    out: dict[str, object] = {"baseline": baseline, "quality_gain": {}, "area_between_curves": {}}
+    for m in ADAPTIVE_METHODS:
+        gain = reps.means[m] - reps.baseline_at[m]
+        x_point = np.atleast_2d(reps.xs[m])[0]
+        out["quality_gain"][m] = [{"budget": float(b), "realized_budget": float(x_point[j]), "gain": gain[:, j]}
+                                  for j, b in enumerate(reps.budgets)]
+        out["area_between_curves"][m] = trapezoid_mean_rows(reps.xs[m], gain)
+    if setting == "routing":
+        out["weak_mean"], out["strong_mean"] = reps.weak, reps.strong
+        methods = list(ADAPTIVE_METHODS) + [baseline]
+        out["apgr"] = {m: apgr_rows(reps.xs[m], reps.means[m], reps.weak, reps.strong) for m in methods}
+        out["strong_share_for_pgr"] = {m: strong_share_rows(reps.xs[m], reps.means[m], reps.weak, reps.strong)
+                                       for m in methods}
     else:
-        summary["compute_saved"] = {
-            m: compute_saved(budgets, [p["realized_budget"] for p in points[m]], [p["mean"] for p in points[m]],
-                             base_means, [p["realized_budget"] for p in points[baseline]]) for m in adaptive}
-    return summary
+        out["compute_saved"] = {m: compute_saved_rows(reps.budgets, reps.xs[m], reps.means[m], base_means, base_x)
+                                for m in ADAPTIVE_METHODS}
+    return out
+
+
+def headline_replicates(tree: dict[str, object], setting: str) -> dict[str, dict[str, np.ndarray]]:
+    """Per adaptive method, each headline metric's advantage over the baseline, over replicates.
+
+    ``apgr`` (routing: APGR - the baseline's), ``area_between_curves``, ``gain@B`` and
+    (best-of-k) ``compute_saved@B`` at :data:`HEADLINE_BUDGETS` on the grid.  0 = no better
+    than the baseline; the same keys serve paired comparisons of two submissions.
+    """
+    baseline = baseline_method(setting)
+    wanted = HEADLINE_BUDGETS[setting]
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for m in ADAPTIVE_METHODS:
+        metrics: dict[str, np.ndarray] = {}
+        if setting == "routing":
+            metrics["apgr"] = tree["apgr"][m] - tree["apgr"][baseline]
+        metrics["area_between_curves"] = tree["area_between_curves"][m]
+        for point in tree["quality_gain"][m]:
+            if point["budget"] in wanted:
+                metrics[f"gain@{point['budget']:g}"] = point["gain"]
+        for point in tree.get("compute_saved", {}).get(m, []):
+            if point["budget"] in wanted:
+                metrics[f"compute_saved@{point['budget']:g}"] = point["saving_pct"]
+        out[m] = metrics
+    return out
+
+
+def paired_summary(diffs: dict[str, dict[str, np.ndarray]], has_replicates: bool) -> dict[str, dict[str, dict]]:
+    """``{"diff", "ci_low", "ci_high", "p_le_0"}`` per method and metric from replicate differences.
+
+    ``p_le_0`` is the share of replicates whose difference is <= 0 (undefined ones left out):
+    small values mean the first side is better on almost every resample.
+    """
+    out: dict[str, dict[str, dict]] = {}
+    for method, metrics in diffs.items():
+        out[method] = {}
+        for name, values in metrics.items():
+            point, ci = split_replicates(values, has_replicates)
+            defined = values[1:][~np.isnan(values[1:])]
+            p = float((defined <= 0).mean()) if has_replicates and defined.size else None
+            out[method][name] = {"diff": point, "ci_low": None if ci is None else ci[0],
+                                 "ci_high": None if ci is None else ci[1], "p_le_0": p}
+    return out
 
 
 def allocation_by_bin(curves: CurveSet, test: ScoringProblem, test_pred: np.ndarray) -> dict[str, object] | None:
@@ -269,11 +439,56 @@ def allocation_by_bin(curves: CurveSet, test: ScoringProblem, test_pred: np.ndar
     return {"bins": ["easy", "medium", "hard"], "budgets": budgets, "share": shares}
 
 
-def intrinsic(test: ScoringProblem, test_pred: np.ndarray, train: ScoringProblem) -> dict[str, object]:
-    """The predictor's test loss vs Avg (train mean) vs Opt, accuracy, Spearman, ECE."""
+def intrinsic(test: ScoringProblem, test_pred: np.ndarray, train: ScoringProblem,
+              weights: np.ndarray | None = None) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+    """The predictor's test loss vs Avg (train mean) vs Opt, accuracy, Spearman, ECE.
+
+    Returns (the Table-1 dictionary, its numbers as arrays over the rows of ``weights``).
+    """
     train_mean = train.targets.mean(axis=0)
-    return intrinsic_metrics(
-        test.target_kind, test.targets, test_pred, train_mean,
-        difficulty_score(test.targets, test.target_kind, test.min_budget),
-        difficulty_score(test_pred, test.target_kind, test.min_budget),
-    )
+    target_scores = difficulty_score(test.targets, test.target_kind, test.min_budget)
+    predicted_scores = difficulty_score(test_pred, test.target_kind, test.min_budget)
+    table = intrinsic_metrics(test.target_kind, test.targets, test_pred, train_mean, target_scores, predicted_scores)
+    weights = np.ones((1, len(test_pred))) if weights is None else weights
+    reps = intrinsic_replicates(test.target_kind, test.targets, test_pred, train_mean, target_scores,
+                                predicted_scores, weights)
+    return table, reps
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Everything ``bench run`` writes about the numbers of one submission on one bank."""
+
+    curves: CurveSet
+    points: dict[str, list[dict[str, float | None]]]
+    summary: dict[str, object]
+    intrinsic: dict[str, object]
+    headline: dict[str, dict[str, np.ndarray]]
+
+
+def score(test: ScoringProblem, heldout: ScoringProblem, train: ScoringProblem, test_pred: np.ndarray,
+          heldout_pred: np.ndarray, budgets: Sequence[float], *, n_bins: int, seed: int, n_bootstrap: int,
+          reallocate: bool = False) -> Scored:
+    """Curves, summaries with intervals, Table-1 metrics with intervals, paired-vs-baseline.
+
+    Every interval uses the same replicates: :func:`bench.bootstrap.replicate_weights` of
+    (n_test, n_bootstrap, seed).  ``reallocate`` re-runs the allocation in each replicate
+    (:mod:`bench.reallocate`) instead of holding it fixed.
+    """
+    curves = compute_curves(test, heldout, test_pred, heldout_pred, budgets, n_bins=n_bins, seed=seed)
+    weights = replicate_weights(len(test.query_ids), n_bootstrap, seed)
+    if reallocate:
+        from bench.reallocate import reallocated_replicates
+
+        reps = reallocated_replicates(curves, test, heldout, test_pred, heldout_pred, weights, seed)
+    else:
+        reps = replicate_curves(curves, test, weights)
+    tree = summary_replicates(reps, test.setting)
+    summary, ci = split_replicates(tree, n_bootstrap > 0)
+    table, intrinsic_reps = intrinsic(test, test_pred, train, weights)
+    intrinsic_point, intrinsic_ci = split_replicates(intrinsic_reps, n_bootstrap > 0)
+    table["ci"] = intrinsic_ci
+    headline = headline_replicates(tree, test.setting)
+    summary["ci"] = ci
+    summary["paired_vs_baseline"] = paired_summary(headline, n_bootstrap > 0)
+    return Scored(curves, curve_points(curves, reps), summary, table, headline)

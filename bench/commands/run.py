@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from tabulate import tabulate
+
 from bench.runner import RunOptions, run_benchmark
+
+HELP = "score a submission on a task's sample bank and write a result file"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,11 +17,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--submission", required=True, help="submission name under submissions/, or a folder")
     parser.add_argument("--bank", default=None, help="bank name under tasks/<task>/banks/, or a bank folder "
                         "(default: the task's default bank)")
+    parser.add_argument("--train-bank", default=None,
+                        help="fit the predictor on this bank's train/val split (name or folder) and score it on "
+                             "--bank's test split: a generalization run (same setting and target kind)")
     parser.add_argument("--budgets", type=float, nargs="+", default=None,
                         help="budgets to evaluate (best-of-k: mean samples per query; routing: strong share)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (0: no intervals)")
+    parser.add_argument("--reallocate-bootstrap", action="store_true",
+                        help="re-run the allocation inside every bootstrap replicate (online on the resampled "
+                             "test batch, offline bins refitted on a resampled held-out split) instead of holding "
+                             "it fixed: wider, more honest intervals; about one scoring pass per replicate")
     parser.add_argument("--seed", type=int, default=0, help="seed for the bootstrap and the submission")
-    parser.add_argument("--bins", type=int, default=10, help="offline allocation: bins of predicted difficulty")
+    parser.add_argument("--bins", type=int, default=10,
+                        help="offline allocation: bins of predicted difficulty (at most one per 10 held-out queries)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds the submission may run")
     parser.add_argument("--out", default=None, help="write under this folder instead of results/")
 
@@ -26,56 +38,117 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     options = RunOptions(bank=args.bank, budgets=args.budgets, bootstrap=args.bootstrap, seed=args.seed,
-                         out_dir=Path(args.out) if args.out else None, timeout_s=args.timeout, n_bins=args.bins)
+                         out_dir=Path(args.out) if args.out else None, timeout_s=args.timeout, n_bins=args.bins,
+                         train_bank=args.train_bank, reallocate_bootstrap=args.reallocate_bootstrap)
     path, result = run_benchmark(args.task, args.submission, options)
     print(format_result(result))
     print(f"\nwrote {path}")
     return 0
 
 
-def _cell(point: dict[str, float], show_realized: bool) -> str:
-    text = f"{point['mean']:.3f} [{point['ci_low']:.3f},{point['ci_high']:.3f}]"
-    if show_realized and abs(point["realized_budget"] - point["budget"]) > 1e-9:
-        text += f" @{point['realized_budget']:.2f}"
-    return text
+def number(value: float | None, ci: list[float | None] | None, digits: int = 3, signed: bool = False) -> str:
+    """``0.652 [0.610, 0.690]``; the point alone without an interval; ``n/a`` for a missing value."""
+    if value is None:
+        return "n/a"
+    spec = f"{'+' if signed else ''}.{digits}f"
+    if ci is None:
+        return format(value, spec)
+    low, high = ("-inf" if ci[0] is None else format(ci[0], spec)), ("inf" if ci[1] is None else format(ci[1], spec))
+    return f"{format(value, spec)} [{low}, {high}]"
+
+
+def includes_zero(ci: list[float | None] | None) -> bool:
+    """Whether an interval (None bound = unbounded) contains 0; False without an interval."""
+    return ci is not None and (ci[0] is None or ci[0] <= 0) and (ci[1] is None or ci[1] >= 0)
+
+
+def saved_cell(point: dict[str, Any], ci: dict[str, Any] | None) -> str:
+    """Compute saved at one budget: ``41% [12, 60]``, or ``n.s. [-20, 40]`` when the interval holds 0."""
+    interval = None if ci is None else ci["saving_pct"]
+    value = point["saving_pct"]
+    if value is None:
+        return "never" if point["matched_budget"] is None else "n/a"
+    text = number(value, interval, digits=0)
+    return f"n.s. {text[text.index('['):]}" if includes_zero(interval) else text.replace(" [", "% [", 1) \
+        if interval is not None else f"{value:.0f}%"
+
+
+def curve_table(result: dict[str, Any]) -> str:
+    """Every method's mean reward per budget with its interval (offline: @ realised budget)."""
+    curves = result["curves"]
+    methods = [m for m in ("online", "offline", "uniform", "random", "oracle") if m in curves]
+    rows = []
+    for i, budget in enumerate(result["budgets"]):
+        row: list[Any] = [budget]
+        for m in methods:
+            p = curves[m][i]
+            ci = None if p["ci_low"] is None else [p["ci_low"], p["ci_high"]]
+            cell = number(p["mean"], ci)
+            if m == "offline" and abs(p["realized_budget"] - p["budget"]) > 1e-9:
+                cell += f" @{p['realized_budget']:.2f}"
+            row.append(cell)
+        rows.append(row)
+    unit = "strong share" if result["setting"] == "routing" else "samples/query"
+    return tabulate(rows, headers=[f"budget ({unit})"] + methods, floatfmt="g")
+
+
+def summary_table(result: dict[str, Any]) -> str:
+    """Headline summaries per adaptive method, each with its interval."""
+    summary, ci = result["summary"], result["summary"].get("ci")
+    pick = lambda *keys: _dig(ci, keys)  # noqa: E731
+    rows = []
+    if result["setting"] == "routing":
+        headers = ["method", "APGR", "share for 50% PGR", "share for 80% PGR", f"area vs {summary['baseline']}"]
+        for m in ("online", "offline", "oracle", "random"):
+            shares = summary["strong_share_for_pgr"][m]
+            rows.append([m, number(summary["apgr"][m], pick("apgr", m)),
+                         "never" if shares["50"] is None else number(shares["50"], pick("strong_share_for_pgr", m, "50")),
+                         "never" if shares["80"] is None else number(shares["80"], pick("strong_share_for_pgr", m, "80")),
+                         "" if m == "random" else number(summary["area_between_curves"][m],
+                                                         pick("area_between_curves", m), 4, True)])
+    else:
+        shown = [i for i, s in enumerate(summary["compute_saved"]["online"]) if s["budget"] in (2, 4, 8, 16, 32, 64)]
+        headers = ["method", f"area vs {summary['baseline']}"] + [
+            f"saved@{summary['compute_saved']['online'][i]['budget']:g}" for i in shown]
+        for m in ("online", "offline", "oracle"):
+            saved_ci = pick("compute_saved", m)
+            rows.append([m, number(summary["area_between_curves"][m], pick("area_between_curves", m), 4, True)]
+                        + [saved_cell(summary["compute_saved"][m][i], None if saved_ci is None else saved_ci[i])
+                           for i in shown])
+    return tabulate(rows, headers=headers)
+
+
+def intrinsic_table(result: dict[str, Any]) -> str:
+    """The Table-1 numbers with their intervals."""
+    intr = result["intrinsic"]
+    ci = intr.get("ci") or {}
+    keys = ("loss", "loss_avg", "loss_opt", "median_accuracy", "spearman", "ece")
+    return tabulate([[number(intr[k], ci.get(k), 4 if k.startswith("loss") else 3) for k in keys]],
+                    headers=[f"loss ({intr['loss_name']})", "Avg", "Opt", "median-acc", "spearman", "ECE"])
+
+
+def _dig(tree: Any, keys: tuple[Any, ...]) -> Any:
+    for key in keys:
+        if tree is None:
+            return None
+        tree = tree[key]
+    return tree
 
 
 def format_result(result: dict[str, Any]) -> str:
-    """A readable table of every method's curve plus the headline summaries."""
-    curves = result["curves"]
-    methods = [m for m in ("online", "offline", "uniform", "random", "oracle") if m in curves]
-    unit = "strong share" if result["setting"] == "routing" else "samples/query"
-    lines = [f"{result['task']} / {result['bank']} / {result['submission']}  "
-             f"({result['setting']}, {result['n_queries']} {result['split']} queries, "
-             f"95% bootstrap CI over {result['bootstrap']} replicates, seed {result['seed']})",
-             f"signature: {result['signature']}", ""]
-    header = f"{'budget':>8} | " + " | ".join(f"{m:^26}" for m in methods)
-    lines += [f"{'(' + unit + ')':>8}", header, "-" * len(header)]
-    for i, budget in enumerate(result["budgets"]):
-        cells = " | ".join(f"{_cell(curves[m][i], m == 'offline'):^26}" for m in methods)
-        lines.append(f"{budget:>8g} | {cells}")
-    lines.append("(offline: @x = realized mean budget when it differs from the target)")
-    summary = result["summary"]
-    lines.append("")
-    if result["setting"] == "routing":
-        lines.append(f"weak alone {summary['weak_mean']:.3f}   strong alone {summary['strong_mean']:.3f}")
-        for m in ("online", "offline", "oracle", "random"):
-            shares = summary["strong_share_for_pgr"][m]
-            fmt = lambda v: "never" if v is None else f"{v:.3f}"  # noqa: E731
-            apgr = summary["apgr"][m]
-            lines.append(f"{m:>8}: APGR {'n/a' if apgr is None else f'{apgr:.3f}'}   strong share for "
-                         f"50% PGR {fmt(shares['50'])}, for 80% PGR {fmt(shares['80'])}")
-    else:
-        for m in ("online", "offline", "oracle"):
-            saved = [f"B={s['budget']:g}: {'n/a' if s['saving_pct'] is None else format(s['saving_pct'], '.0f') + '%'}"
-                     for s in summary["compute_saved"][m] if s["budget"] in (2, 4, 8, 16, 32, 64)]
-            lines.append(f"{m:>8}: compute saved at matched quality  " + "  ".join(saved))
-    for m in ("online", "offline", "oracle"):
-        lines.append(f"{m:>8}: area between curves vs {summary['baseline']} "
-                     f"{summary['area_between_curves'][m]:+.4f}")
-    intr = result["intrinsic"]
-    fmt2 = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-    lines.append(f"\nintrinsic ({intr['loss_name']}): loss {intr['loss']:.4f}  Avg {intr['loss_avg']:.4f}  "
-                 f"Opt {intr['loss_opt']:.4f}  median-acc {fmt2(intr['median_accuracy'])}  "
-                 f"spearman {fmt2(intr['spearman'])}  ECE {fmt2(intr['ece'])}")
+    """Curves, headline summaries and intrinsic metrics, each number with its 95 % interval."""
+    boot = result["bootstrap"]
+    ci_text = (f"95% bootstrap CI over {boot} replicates"
+               + (", allocation re-run in each" if result.get("bootstrap_allocation") == "reallocated" else "")
+               if boot > 0 else "no intervals (--bootstrap 0)")
+    train = f", predictor fitted on {result['train_bank']}" if result.get("train_bank") else ""
+    lines = [f"{result['task']} / {result['bank']} / {result['submission']}  ({result['setting']}, "
+             f"{result['n_queries']} {result['split']} queries, {ci_text}, seed {result['seed']}{train})",
+             f"signature: {result['signature']}", "", curve_table(result),
+             "(offline: @x = realised mean budget when it differs from the target; oracle: best with at most B)",
+             "", summary_table(result)]
+    if result["setting"] != "routing":
+        lines.append("(saved@B: compute saved at the uniform curve's quality at B; n.s. = interval includes 0)")
+    lines += ["", intrinsic_table(result)]
+    lines += [f"warning: {w}" for w in result.get("warnings", [])]
     return "\n".join(lines)

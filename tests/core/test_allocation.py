@@ -108,3 +108,46 @@ def test_offline_bins_favour_queries_that_gain_more():
     assert (easy + hard) / 2 == pytest.approx(4.0)
     assert hard > easy
     assert estimators.expected_reward(q, policy.apply(lam)).mean() > estimators.expected_reward(q, np.full(60, 4.0)).mean()
+
+
+def exact_optimum_at_most(delta, caps, total):
+    """max sum c_ij delta_ij  s.t.  sum c <= total (integer program, scipy milp)."""
+    n, j = delta.shape
+    var = [(i, k) for i in range(n) for k in range(caps[i])]
+    if not var:
+        return 0.0
+    index = {key: v for v, key in enumerate(var)}
+    rows, lb, ub = [np.ones(len(var))], [-np.inf], [total]
+    for (i, k), v in index.items():
+        if k > 0:
+            row = np.zeros(len(var))
+            row[v], row[index[(i, k - 1)]] = 1, -1
+            rows.append(row), lb.append(-np.inf), ub.append(0)
+    res = milp(-np.array([delta[i, k] for i, k in var]), constraints=LinearConstraint(np.array(rows), lb, ub),
+               bounds=Bounds(0, 1), integrality=np.ones(len(var)))
+    assert res.success
+    return -res.fun
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_at_most_greedy_matches_integer_program_with_negative_marginals(seed):
+    """Issue 11, bug 5: the oracle buys no unit that lowers the reward, so spends at most B."""
+    rng = np.random.default_rng(seed)
+    n, j = int(rng.integers(1, 6)), int(rng.integers(1, 5))
+    delta = concave_rows(rng, n, j) - 0.5                    # some marginals are negative
+    caps = rng.integers(0, j + 1, size=n)
+    total = int(rng.integers(0, caps.sum() + 1))
+    b = allocate_greedy(delta, total, caps, at_most=True)
+    assert b.sum() <= total + 1e-9
+    assert objective(delta, b) == pytest.approx(exact_optimum_at_most(delta, caps, total), abs=1e-9)
+    if total > 0:
+        grow = [objective(delta, allocate_greedy(delta, t, caps, at_most=True)) for t in range(total + 1)]
+        assert np.all(np.diff(grow) >= -1e-12)               # monotone in the budget
+
+
+def test_offline_bin_count_follows_the_heldout_size():
+    """Issue 11, bug 8: at most one bin per 10 held-out queries, at least one."""
+    from bench.allocation import offline_bin_count
+
+    assert [offline_bin_count(n, 10) for n in (0, 7, 24, 99, 149, 1000)] == [1, 1, 2, 9, 10, 10]
+    assert offline_bin_count(1000, 3) == 3

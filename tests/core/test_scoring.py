@@ -54,8 +54,9 @@ def test_oracle_dominates_and_constant_equals_baseline(tmp_path, reward, setting
         # equal predictions tie everywhere: the online allocation is the uniform one
         assert means["online"] == pytest.approx(means[base])
     for m in curves.realized:
-        if m != "offline":
+        if m not in ("offline", "oracle"):
             assert curves.realized[m] == pytest.approx(budgets)
+    assert np.all(curves.realized["oracle"] <= np.array(budgets) + 1e-12)   # at most B (issue 11, bug 5)
 
 
 def test_bootstrap_interval_coverage():
@@ -76,9 +77,9 @@ def test_run_writes_result_and_cli_prints_table(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "online" in out and "uniform" in out and "oracle" in out
     result = json.loads((tmp_path / "out/gsm8k/fixture/constant.json").read_text())
-    assert result["format"] == "hardbench-result/1"
+    assert result["format"] == "hardbench-result/2"
     assert result["budgets"] == [0.0, 1.0, 2.0, 4.0]
-    assert set(result["curves"]) == {"online", "offline", "uniform", "oracle"}
+    assert set(result["curves"]) == {"online", "offline", "uniform", "oracle", "oracle-exact"}
     for point in result["curves"]["online"]:
         assert point["ci_low"] <= point["mean"] <= point["ci_high"]
     assert result["intrinsic"]["loss"] == pytest.approx(result["intrinsic"]["loss_avg"])
