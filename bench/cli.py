@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "verify": "bench.commands.verify",
     "features": "bench.commands.features",
     "leaderboard": "bench.commands.leaderboard",
+    "compare": "bench.commands.compare",
 }
 
 #: one-line help per subcommand, kept here so ``bench --help`` imports nothing heavy.
@@ -31,6 +32,7 @@ COMMAND_HELP: dict[str, str] = {
     "verify": "label model samples with a task's verifier",
     "features": "add a feature matrix (embeddings, hidden states) to a bank",
     "leaderboard": "build leaderboard tables, plots and the static site from result files",
+    "compare": "paired bootstrap comparison of two submissions' results on the same bank",
 }
 
 

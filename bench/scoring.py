@@ -379,19 +379,19 @@ def summary_replicates(reps: ReplicateCurves, setting: str) -> dict[str, object]
 
 
 def headline_replicates(tree: dict[str, object], setting: str) -> dict[str, dict[str, np.ndarray]]:
-    """Per adaptive method, each headline metric's advantage over the baseline, over replicates.
+    """Per adaptive method, each headline metric over replicates (row 0 = the point estimate).
 
-    ``apgr`` (routing: APGR - the baseline's), ``area_between_curves``, ``gain@B`` and
-    (best-of-k) ``compute_saved@B`` at :data:`HEADLINE_BUDGETS` on the grid.  0 = no better
-    than the baseline; the same keys serve paired comparisons of two submissions.
+    ``apgr`` (routing), ``area_between_curves``, ``gain@B`` and (best-of-k) ``compute_saved@B``
+    at :data:`HEADLINE_BUDGETS` on the grid.  All but ``apgr`` are already differences with the
+    baseline (0 = no better); :func:`advantage_over_baseline` subtracts the baseline's APGR.
+    Paired comparisons of two submissions subtract these trees replicate by replicate.
     """
-    baseline = baseline_method(setting)
     wanted = HEADLINE_BUDGETS[setting]
     out: dict[str, dict[str, np.ndarray]] = {}
     for m in ADAPTIVE_METHODS:
         metrics: dict[str, np.ndarray] = {}
         if setting == "routing":
-            metrics["apgr"] = tree["apgr"][m] - tree["apgr"][baseline]
+            metrics["apgr"] = tree["apgr"][m]
         metrics["area_between_curves"] = tree["area_between_curves"][m]
         for point in tree["quality_gain"][m]:
             if point["budget"] in wanted:
@@ -403,11 +403,21 @@ def headline_replicates(tree: dict[str, object], setting: str) -> dict[str, dict
     return out
 
 
+def advantage_over_baseline(headline: dict[str, dict[str, np.ndarray]], tree: dict[str, object],
+                            setting: str) -> dict[str, dict[str, np.ndarray]]:
+    """Headline metrics minus the baseline's value (only APGR is not a difference already)."""
+    if setting != "routing":
+        return headline
+    base = tree["apgr"][baseline_method(setting)]
+    return {m: {k: (v - base if k == "apgr" else v) for k, v in metrics.items()} for m, metrics in headline.items()}
+
+
 def paired_summary(diffs: dict[str, dict[str, np.ndarray]], has_replicates: bool) -> dict[str, dict[str, dict]]:
     """``{"diff", "ci_low", "ci_high", "p_le_0"}`` per method and metric from replicate differences.
 
     ``p_le_0`` is the share of replicates whose difference is <= 0 (undefined ones left out):
-    small values mean the first side is better on almost every resample.
+    small values mean the first side is better on almost every resample.  ``p_ge_0`` is the
+    mirror image (small: the second side is better), so identical sides give 1 and 1.
     """
     out: dict[str, dict[str, dict]] = {}
     for method, metrics in diffs.items():
@@ -415,9 +425,11 @@ def paired_summary(diffs: dict[str, dict[str, np.ndarray]], has_replicates: bool
         for name, values in metrics.items():
             point, ci = split_replicates(values, has_replicates)
             defined = values[1:][~np.isnan(values[1:])]
-            p = float((defined <= 0).mean()) if has_replicates and defined.size else None
+            usable = has_replicates and defined.size > 0
             out[method][name] = {"diff": point, "ci_low": None if ci is None else ci[0],
-                                 "ci_high": None if ci is None else ci[1], "p_le_0": p}
+                                 "ci_high": None if ci is None else ci[1],
+                                 "p_le_0": float((defined <= 0).mean()) if usable else None,
+                                 "p_ge_0": float((defined >= 0).mean()) if usable else None}
     return out
 
 
@@ -490,5 +502,6 @@ def score(test: ScoringProblem, heldout: ScoringProblem, train: ScoringProblem, 
     table["ci"] = intrinsic_ci
     headline = headline_replicates(tree, test.setting)
     summary["ci"] = ci
-    summary["paired_vs_baseline"] = paired_summary(headline, n_bootstrap > 0)
+    summary["paired_vs_baseline"] = paired_summary(advantage_over_baseline(headline, tree, test.setting),
+                                                   n_bootstrap > 0)
     return Scored(curves, curve_points(curves, reps), summary, table, headline)
