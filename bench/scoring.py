@@ -326,6 +326,7 @@ def replicate_curves(curves: CurveSet, test: ScoringProblem, weights: np.ndarray
         blocks[("decoder", "strong")] = test.q_table[:, -1:]
     stacked = np.concatenate(list(blocks.values()), axis=1)
     means = weights @ stacked / stacked.shape[0]
+    means[0] = stacked.sum(axis=0) / stacked.shape[0]     # the sample: bit-identical whatever the replicate count
     split = np.split(means, np.cumsum([v.shape[1] for v in blocks.values()])[:-1], axis=1)
     out = dict(zip(blocks, split))
     realized = {m: curves.summary_budgets(m) for m in ADAPTIVE_METHODS}
