@@ -112,15 +112,6 @@ def unlabelled_view(parts: list[tuple[LoadedBank, np.ndarray]], scored: LoadedBa
         features={k: np.concatenate([p.bank.features(k)[m] for p, m in parts]) for k in features})
 
 
-def build_views(bank: Bank, problem: ScoringProblem, predict_mask: np.ndarray,
-                seed: int) -> tuple[TrainView, TestView]:
-    """The labelled train+val view, and the unlabelled view of the queries in ``predict_mask``."""
-    source = LoadedBank(bank, problem)
-    features = list(bank.feature_names)
-    return (labelled_view(source, source.rows("train", "val"), features, seed),
-            unlabelled_view([(source, predict_mask)], source, features, seed))
-
-
 def _require_splits(problem: ScoringProblem, bank: Bank, needed: tuple[str, ...] = ("train", "test")) -> None:
     missing = [s for s in needed if s not in set(problem.splits)]
     if missing:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from typing import Any
 
 from tabulate import tabulate
 
+from bench.errors import HardbenchWarning
 from bench.runner import RunOptions, run_benchmark
 
 HELP = "score a submission on a task's sample bank and write a result file"
@@ -40,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(bank=args.bank, budgets=args.budgets, bootstrap=args.bootstrap, seed=args.seed,
                          out_dir=Path(args.out) if args.out else None, timeout_s=args.timeout, n_bins=args.bins,
                          train_bank=args.train_bank, reallocate_bootstrap=args.reallocate_bootstrap)
-    path, result = run_benchmark(args.task, args.submission, options)
+    with warnings.catch_warnings():   # format_result prints the result's warnings itself
+        warnings.simplefilter("ignore", HardbenchWarning)
+        path, result = run_benchmark(args.task, args.submission, options)
     print(format_result(result))
     print(f"\nwrote {path}")
     return 0
