@@ -150,6 +150,8 @@ def _predictions_record(ids: np.ndarray, values: np.ndarray, **where: str) -> di
 
 def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()) -> tuple[Path, dict[str, Any]]:
     """Score ``submission`` on ``task``'s bank and write the result file; return (path, result)."""
+    if options.bootstrap < 0:
+        raise HardbenchError(f"--bootstrap {options.bootstrap}: give a number of replicates >= 0 (0: no intervals)")
     scored = load_scoring_bank(options.bank, task)
     if scored.bank.task != task:
         raise HardbenchError(f"bank {scored.bank.path} is for task {scored.bank.task!r}, not {task!r}")
