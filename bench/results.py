@@ -36,15 +36,24 @@ def package_versions() -> dict[str, str]:
 
 
 def signature(task: str, task_version: int, bank_sha256: str, submission: str, split: str, bootstrap: int,
-              seed: int, offline_bins: int) -> str:
-    """``task:T@vN|bank:<sha8>|sub:S|split:test|boot:N|seed:N|bins:N|v:<hardbench version>``."""
+              seed: int, offline_bins: int, decoders: str | None = None) -> str:
+    """``task:T@vN|bank:<sha8>|sub:S|split:test|boot:N|seed:N|bins:N|v:<hardbench version>``.
+
+    A run on a non-default decoder choice appends ``|dec:<setting>:<d1>,<d2>`` (``decoders``),
+    so it never shares a leaderboard table with the bank's default run; the default run's
+    signature is unchanged.
+    """
     return (f"task:{task}@v{task_version}|bank:{bank_sha256[:8]}|sub:{submission}|split:{split}|boot:{bootstrap}"
-            f"|seed:{seed}|bins:{offline_bins}|v:{__version__}")
+            f"|seed:{seed}|bins:{offline_bins}|v:{__version__}" + (f"|dec:{decoders}" if decoders else ""))
 
 
-def result_path(task: str, bank: str, submission: str, out_dir: Path | None = None) -> Path:
-    """``<out_dir or results/>/<task>/<bank>/<submission>.json``."""
-    return (out_dir or results_root()) / task / bank / f"{submission}.json"
+def result_path(task: str, bank: str, submission: str, out_dir: Path | None = None,
+                choice_slug: str | None = None) -> Path:
+    """``<out_dir or results/>/<task>/<bank>/<submission>.json``; a non-default decoder choice
+    gets ``<submission>@<choice_slug>.json`` (e.g. ``constant@Qwen2.5-Math-7B@T0.6.json``,
+    routing ``constant@<weak>--<strong>.json``)."""
+    name = f"{submission}@{choice_slug}" if choice_slug else submission
+    return (out_dir or results_root()) / task / bank / f"{name}.json"
 
 
 def write_result(result: dict[str, Any], path: Path) -> Path:

@@ -26,6 +26,7 @@ from bench.scoring import (
     ScoringProblem,
     allocation_by_bin,
     check_budgets,
+    choose_decoders,
     compute_curves,
     curve_points,
     default_budgets,
@@ -49,6 +50,10 @@ class RunOptions:
     out_dir: Path | None = None
     timeout_s: float | None = None
     n_bins: int = 10
+    setting: str | None = None        # score a multi-decoder bank in the other setting
+    decoder: str | None = None        # best-of-k decoder (default: the bank's default_decoder)
+    weak: str | None = None           # routing pair (default: the bank's default_routing)
+    strong: str | None = None
 
 
 def heldout_split(problem: ScoringProblem) -> str:
@@ -77,7 +82,10 @@ def build_views(bank: Bank, problem: ScoringProblem, predict_mask: np.ndarray,
 def _require_splits(problem: ScoringProblem, bank: Bank) -> None:
     present = set(problem.splits)
     if "test" not in present or "train" not in present:
-        raise HardbenchError(f"bank {bank.path} needs train and test splits; it has {sorted(present)}")
+        lost = {k: v for k, v in problem.dropped.items() if v}
+        why = (f" after dropping queries that decoder(s) {list(problem.decoders)} have no sample of "
+               f"({lost})" if lost else "")
+        raise HardbenchError(f"bank {bank.path} needs train and test splits; it has {sorted(present)}{why}")
 
 
 def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()) -> tuple[Path, dict[str, Any]]:
@@ -86,14 +94,18 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
     bank = load_bank(resolve_bank_dir(options.bank, task))
     if bank.task != task:
         raise HardbenchError(f"bank {bank.path} is for task {bank.task!r}, not {task!r}")
-    problem = problem_from_bank(bank, default_reward=config.default_reward, min_budget=config.min_budget)
+    choice = choose_decoders(bank, setting=options.setting, decoder=options.decoder, weak=options.weak,
+                             strong=options.strong)
+    problem = problem_from_bank(bank, default_reward=config.default_reward, min_budget=config.min_budget,
+                                choice=choice)
     _require_splits(problem, bank)
     budgets = check_budgets(problem, options.budgets) if options.budgets else default_budgets(problem)
     sub = load_submission(submission)
     held = heldout_split(problem)
     predict_mask = np.isin(problem.splits, (held, "test"))
     train_view, test_view = build_views(bank, problem, predict_mask, options.seed)
-    predictions = run_submission(sub, train_view, test_view, timeout_s=options.timeout_s, bank_dir=bank.path)
+    predictions = run_submission(sub, train_view, test_view, timeout_s=options.timeout_s, bank_dir=bank.path,
+                                 choice_slug=choice.slug, default_choice=choice.is_default)
 
     predicted_splits = problem.splits[predict_mask]
     test = problem.subset(problem.splits == "test")
@@ -107,7 +119,7 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
     result: dict[str, Any] = {
         "format": RESULT_FORMAT,
         "signature": signature(task, config.version, bank.manifest_sha256, sub.name, "test", options.bootstrap, options.seed,
-                               options.n_bins),
+                               options.n_bins, None if choice.is_default else f"{choice.setting}:{','.join(choice.decoders)}"),
         "task": task, "bank": bank.name, "bank_sha256": bank.manifest_sha256,
         "submission": sub.name, "setting": problem.setting, "reward": problem.reward_kind,
         "target_kind": problem.target_kind, "split": "test", "n_queries": int(len(test.query_ids)),
@@ -117,6 +129,10 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
         "versions": package_versions(), "budgets": budgets, "curves": points,
         "summary": summarize(points, test), "intrinsic": intrinsic(test, test_pred, train),
         "allocation_by_bin": allocation_by_bin(curves, test, test_pred),
+        "decoders": list(choice.decoders),
     }
-    path = write_result(result, result_path(task, bank.name, sub.name, options.out_dir))
+    if any(problem.dropped.values()):   # queries a chosen decoder has no sample of (see README)
+        result["dropped_queries"] = problem.dropped
+    path = write_result(result, result_path(task, bank.name, sub.name, options.out_dir,
+                                            None if choice.is_default else choice.slug))
     return path, result

@@ -20,13 +20,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bins", type=int, default=10, help="offline allocation: bins of predicted difficulty")
     parser.add_argument("--timeout", type=float, default=None, help="seconds the submission may run")
     parser.add_argument("--out", default=None, help="write under this folder instead of results/")
+    parser.add_argument("--setting", choices=("best_of_k", "routing"), default=None,
+                        help="score a multi-decoder bank in this setting (default: the bank's own)")
+    parser.add_argument("--decoder", default=None, help="best-of-k: the decoder whose samples are scored "
+                        "(default: the bank's default_decoder, else its first; see `bench list banks`)")
+    parser.add_argument("--weak", default=None, help="routing: the weak decoder (default: the bank's "
+                        "default_routing, else its first decoder)")
+    parser.add_argument("--strong", default=None, help="routing: the strong decoder (default: the bank's "
+                        "default_routing, else its second decoder)")
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     options = RunOptions(bank=args.bank, budgets=args.budgets, bootstrap=args.bootstrap, seed=args.seed,
-                         out_dir=Path(args.out) if args.out else None, timeout_s=args.timeout, n_bins=args.bins)
+                         out_dir=Path(args.out) if args.out else None, timeout_s=args.timeout, n_bins=args.bins,
+                         setting=args.setting, decoder=args.decoder, weak=args.weak, strong=args.strong)
     path, result = run_benchmark(args.task, args.submission, options)
     print(format_result(result))
     print(f"\nwrote {path}")
@@ -48,7 +57,14 @@ def format_result(result: dict[str, Any]) -> str:
     lines = [f"{result['task']} / {result['bank']} / {result['submission']}  "
              f"({result['setting']}, {result['n_queries']} {result['split']} queries, "
              f"95% bootstrap CI over {result['bootstrap']} replicates, seed {result['seed']})",
-             f"signature: {result['signature']}", ""]
+             f"signature: {result['signature']}"]
+    if result.get("decoders"):
+        lines.append("decoders: " + " -> ".join(result["decoders"]))
+    dropped = result.get("dropped_queries")
+    if dropped:
+        lines.append("dropped (a chosen decoder has no sample of them): "
+                     + ", ".join(f"{n} {split}" for split, n in dropped.items() if n))
+    lines.append("")
     header = f"{'budget':>8} | " + " | ".join(f"{m:^26}" for m in methods)
     lines += [f"{'(' + unit + ')':>8}", header, "-" * len(header)]
     for i, budget in enumerate(result["budgets"]):
