@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from bench.bank import Bank, load_bank, resolve_bank_dir
 from bench.errors import HardbenchError
@@ -66,8 +67,10 @@ def build_views(bank: Bank, problem: ScoringProblem, predict_mask: np.ndarray,
     """The labelled train+val view, and the unlabelled view of the queries in ``predict_mask``."""
     splits = problem.splits
     fit_mask = np.isin(splits, ("train", "val"))
-    features = {name: bank.features(name) for name in bank.feature_names}
-    prompts = bank.queries["prompt"].to_numpy()
+    # the problem may lack queries a chosen decoder has no sample of: align bank rows by id
+    rows = pd.Index(bank.queries["query_id"]).get_indexer(problem.query_ids)
+    features = {name: bank.features(name)[rows] for name in bank.feature_names}
+    prompts = bank.queries["prompt"].to_numpy()[rows]
     common = dict(task=bank.task, bank=bank.name, setting=problem.setting,
                   target_kind=problem.target_kind, b_max=problem.b_max, seed=seed)
     train = TrainView(query_ids=problem.query_ids[fit_mask], splits=splits[fit_mask],
