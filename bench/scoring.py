@@ -23,7 +23,7 @@ import numpy as np
 
 from bench import estimators
 from bench.allocation import allocate_greedy, allocate_uniform, fit_offline_bins
-from bench.bank import Bank
+from bench.bank import Bank, RewardMatrix
 from bench.bootstrap import percentile_interval
 from bench.errors import HardbenchError
 from bench.metrics import (
@@ -162,7 +162,7 @@ def problem_from_bank(bank: Bank, *, default_reward: float = 0.0, min_budget: in
     dropped = {s: int(((splits_all == s) & ~covered).sum()) for s in ("train", "val", "test")}
     ids = bank.queries["query_id"].to_numpy()[covered]
     splits = splits_all[covered]
-    matrices = [type(m)(rewards=m.rewards[covered], counts=m.counts[covered]) for m in matrices]
+    matrices = [RewardMatrix(rewards=m.rewards[covered], counts=m.counts[covered]) for m in matrices]
     if choice.setting == "routing":
         weak, strong = matrices
         q_table = np.stack([estimators.mean_reward(weak.rewards, weak.counts),

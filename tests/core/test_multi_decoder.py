@@ -321,3 +321,15 @@ def test_task_without_banks_says_what_to_do():
     with pytest.raises(HardbenchError, match="no bank for taco yet: make one") as err:
         resolve_bank_dir(None, "taco")
     assert "[]" not in str(err.value)
+
+
+def test_leaderboard_keeps_decoder_choices_apart(tmp_path):
+    from bench.leaderboard.collect import collect_results, group_results
+
+    queries, rewards = multi_decoder_tables(ragged=False)
+    bank_dir = save_bank(tmp_path / "a", manifest(), queries, rewards)
+    for kw in ({}, {"decoder": "large"}, {"decoder": "medium"}):
+        run_benchmark("gsm8k", "constant", RunOptions(bank=str(bank_dir), bootstrap=10, budgets=[1, 2, 4],
+                                                      out_dir=tmp_path / "res", **kw))
+    groups = group_results(collect_results(tmp_path / "res"))
+    assert len(groups) == 3 and all(len(g.results) == 1 for g in groups)
