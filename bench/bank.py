@@ -117,7 +117,9 @@ class Bank:
 
         Empty for a one-decoder bank (it cannot be scored as routing)."""
         pair = self.manifest.get("default_routing")
-        return [str(d) for d in pair] if pair else self.decoders[:2] if len(self.decoders) > 1 else []
+        if pair:
+            return [str(d) for d in pair]
+        return self.decoders[:2] if len(self.decoders) > 1 else []
 
     @property
     def feature_names(self) -> list[str]:
