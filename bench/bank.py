@@ -3,10 +3,21 @@
 Format ``hardbench-bank/1`` (a public contract; see README "Bank format"): a folder with
 
 - ``manifest.json``   format, task, name, setting, reward, decoders, cost, provenance,
-                      license, ``files`` (name -> sha256 of every data file), ``features``
+                      license, ``files`` (name -> sha256 of every data file), ``features``;
+                      optional ``default_decoder`` and ``default_routing`` ([weak, strong])
 - ``queries.parquet`` ``query_id`` (str, unique), ``split`` (train/val/test), ``prompt``, ...
 - ``rewards.parquet`` long format: ``query_id``, ``decoder``, ``sample`` (int), ``reward``
 - ``features/<name>.npy`` optional float32 matrices, rows in ``queries.parquet`` order
+
+Format ``hardbench-bank/2`` is the same folder with ``counts.parquet`` in place of
+``rewards.parquet``: per (query, decoder) the *reward value counts* (``query_id``,
+``decoder``, ``reward``, ``count``), one row per distinct reward value.  Every estimator is
+invariant to the order of a query's samples, so this loses nothing they use and stores a
+16-decoder x 12,500-query x 50-sample binary bank in 200k rows instead of 10 M.  Both
+formats load into the same :class:`RewardMatrix` (v2 rows hold the samples sorted ascending).
+
+A (query, decoder) pair without samples is *missing*, not zero: banks may be ragged per
+query and decoder; only a query with no sample of any decoder is an error.
 
 Everything is validated in :func:`load_bank`; every failure is one :class:`BankFormatError`
 naming the file and the problem.  Code past this module trusts a :class:`Bank`.
@@ -31,6 +42,11 @@ from bench.fileio import atomic_write_bytes, atomic_write_json, sha256_file
 from bench.paths import tasks_root
 
 BANK_FORMAT = "hardbench-bank/1"
+#: long-format rewards; compact reward value counts (see the module docstring)
+BANK_FORMAT_V2 = "hardbench-bank/2"
+BANK_FORMATS = (BANK_FORMAT, BANK_FORMAT_V2)
+#: the samples file of each format version
+SAMPLES_FILE = {BANK_FORMAT: "rewards.parquet", BANK_FORMAT_V2: "counts.parquet"}
 SETTINGS = ("best_of_k", "routing")
 REWARD_KINDS = ("binary", "real")
 SPLITS = ("train", "val", "test")
@@ -47,7 +63,7 @@ class RewardMatrix:
     rewards : ndarray of float64, shape (n_queries, n_max)
         Row i holds query i's sample rewards in the first ``counts[i]`` columns, NaN after.
     counts : ndarray of int64, shape (n_queries,)
-        Number of samples per query (ragged banks allowed).
+        Number of samples per query (ragged banks allowed; 0 = missing for this decoder).
     """
 
     rewards: np.ndarray
@@ -56,13 +72,18 @@ class RewardMatrix:
 
 @dataclass(frozen=True)
 class Bank:
-    """A validated sample bank.  Build it with :func:`load_bank`."""
+    """A validated sample bank.  Build it with :func:`load_bank`.
+
+    ``rewards`` is the long table of a v1 bank (None for v2); ``counts`` the reward value
+    counts of a v2 bank (None for v1).  Read samples through :meth:`reward_matrix`.
+    """
 
     path: Path
     manifest: dict[str, Any]
     queries: pd.DataFrame
-    rewards: pd.DataFrame
+    rewards: pd.DataFrame | None
     manifest_sha256: str
+    counts: pd.DataFrame | None = None
     _matrices: dict[str, RewardMatrix] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -86,6 +107,21 @@ class Bank:
         return list(self.manifest["decoders"])
 
     @property
+    def default_decoder(self) -> str:
+        """Best-of-k's decoder when none is chosen: ``default_decoder``, else the first."""
+        return str(self.manifest.get("default_decoder") or self.decoders[0])
+
+    @property
+    def default_routing(self) -> list[str]:
+        """Routing's [weak, strong] when none is chosen: ``default_routing``, else the first two.
+
+        Empty for a one-decoder bank (it cannot be scored as routing)."""
+        pair = self.manifest.get("default_routing")
+        if pair:
+            return [str(d) for d in pair]
+        return self.decoders[:2] if len(self.decoders) > 1 else []
+
+    @property
     def feature_names(self) -> list[str]:
         return sorted(self.manifest.get("features", {}))
 
@@ -99,7 +135,11 @@ class Bank:
             raise UnknownNameError(f"bank {self.name!r} has no decoder {decoder!r}; "
                                    f"decoders: {self.decoders}")
         if decoder not in self._matrices:
-            self._matrices[decoder] = _pad_rewards(self.queries["query_id"], self.rewards, decoder)
+            if self.counts is not None:
+                matrix = _expand_counts(self.queries["query_id"], self.counts, decoder)
+            else:
+                matrix = _pad_rewards(self.queries["query_id"], self.rewards, decoder)
+            self._matrices[decoder] = matrix
         return self._matrices[decoder]
 
     def features(self, name: str) -> np.ndarray:
@@ -124,14 +164,51 @@ def _pad_rewards(query_ids: pd.Series, rewards: pd.DataFrame, decoder: str) -> R
     return RewardMatrix(rewards=matrix, counts=counts)
 
 
+def _expand_counts(query_ids: pd.Series, counts: pd.DataFrame, decoder: str) -> RewardMatrix:
+    """A v2 bank's value counts as a padded matrix: each row's samples sorted ascending."""
+    rows = counts[counts["decoder"] == decoder]
+    index = pd.Index(query_ids)
+    qi = index.get_indexer(rows["query_id"])
+    values = rows["reward"].to_numpy(dtype=np.float64)
+    repeats = rows["count"].to_numpy(dtype=np.int64)
+    order = np.lexsort((values, qi))
+    qi_rep = np.repeat(qi[order], repeats[order])
+    value_rep = np.repeat(values[order], repeats[order])
+    per_query = np.bincount(qi_rep, minlength=len(index)).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(per_query)[:-1]])
+    col = np.arange(len(qi_rep)) - starts[qi_rep]
+    matrix = np.full((len(index), max(int(per_query.max(initial=0)), 1)), np.nan)
+    matrix[qi_rep, col] = value_rep
+    return RewardMatrix(rewards=matrix, counts=per_query)
+
+
+def counts_from_rewards(rewards: pd.DataFrame) -> pd.DataFrame:
+    """Long rewards (v1) -> reward value counts (v2), sorted by (query_id, decoder, reward)."""
+    grouped = rewards.groupby(["query_id", "decoder", "reward"], sort=True).size()
+    return grouped.rename("count").reset_index().astype({"count": "int64"})
+
+
 def split_by_id(query_id: str) -> str:
     """The shipped banks' deterministic split: 60 % train, 10 % val, 30 % test by id hash.
 
     ``int(sha256(query_id)[:8], 16) % 10``: 0-5 train, 6 val, 7-9 test.  It depends on the id
     alone, so a query keeps its split when a bank grows or is rebuilt.
     """
-    bucket = int(hashlib.sha256(query_id.encode("utf-8")).hexdigest()[:8], 16) % 10
+    bucket = _id_bucket(query_id)
     return "train" if bucket < 6 else ("val" if bucket == 6 else "test")
+
+
+def split_train_val_by_id(query_id: str) -> str:
+    """For banks whose source fixes the test set: the rest splits by the same hash bucket.
+
+    Bucket 6 (:func:`split_by_id`'s val bucket) -> ``val``, every other bucket -> ``train``:
+    about 10 % val, 90 % train, and a query that is val under :func:`split_by_id` is val here.
+    """
+    return "val" if _id_bucket(query_id) == 6 else "train"
+
+
+def _id_bucket(query_id: str) -> int:
+    return int(hashlib.sha256(query_id.encode("utf-8")).hexdigest()[:8], 16) % 10
 
 
 # ----------------------------------------------------------------------------- resolving
@@ -144,6 +221,13 @@ def resolve_bank_dir(bank: str | Path | None, task: str | None = None) -> Path:
     """
     if bank is not None and Path(bank).joinpath("manifest.json").is_file():
         return Path(bank)
+    if bank is not None and (_looks_like_path(str(bank)) or Path(bank).exists()):
+        where = Path(bank)
+        if not where.exists():
+            raise BankFormatError(f"{bank}: no such folder; pass an existing bank folder, or a bank "
+                                  "name (see `bench list banks`)")
+        raise BankFormatError(f"{bank}: not a bank folder (no manifest.json there); see README "
+                              "\"Bank format\"")
     if task is None:
         raise BankFormatError(f"{bank}: no manifest.json there; pass a bank folder, or --task "
                               "with a bank name")
@@ -151,13 +235,26 @@ def resolve_bank_dir(bank: str | Path | None, task: str | None = None) -> Path:
 
     config = load_task(task)
     name = bank if bank is not None else config.default_bank
+    known = sorted(p.parent.name for p in (config.directory / "banks").glob("*/manifest.json"))
+    if not known:
+        raise UnknownNameError(no_bank_message(task))
     if name is None:
-        raise UnknownNameError(f"task {task!r} has no default bank; pass --bank")
+        raise UnknownNameError(f"task {task!r} has no default bank; pass --bank (one of: {', '.join(known)})")
     directory = config.directory / "banks" / str(name)
     if not (directory / "manifest.json").is_file():
-        known = sorted(p.parent.name for p in (config.directory / "banks").glob("*/manifest.json"))
-        raise UnknownNameError(f"task {task!r} has no bank {name!r}; available: {known}")
+        raise UnknownNameError(f"task {task!r} has no bank {name!r}; available: {', '.join(known)}")
     return directory
+
+
+def no_bank_message(task: str) -> str:
+    """What to say when a task has no bank yet, and what to do about it."""
+    return (f"no bank for {task} yet: make one from your model's samples (label them with `bench verify`, "
+            "then write a bank folder; see README \"Bank format\"), or pass --bank PATH")
+
+
+def _looks_like_path(text: str) -> bool:
+    """``--bank`` is a path (not a bank name) when it has a separator or starts with ``.``/``~``."""
+    return "/" in text or "\\" in text or text.startswith((".", "~"))
 
 
 def available_banks() -> list[tuple[str, str]]:
@@ -181,8 +278,9 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict):
         raise BankFormatError(f"{path}: expected a JSON object")
     fmt = manifest.get("format")
-    if fmt != BANK_FORMAT:
-        raise BankFormatError(f"{path}: unsupported format {fmt!r}; this hardbench reads {BANK_FORMAT!r}")
+    if fmt not in BANK_FORMATS:
+        raise BankFormatError(f"{path}: unsupported format {fmt!r}; this hardbench reads "
+                              f"{' and '.join(map(repr, BANK_FORMATS))}")
     missing = [k for k in MANIFEST_REQUIRED if k not in manifest]
     if missing:
         raise BankFormatError(f"{path}: missing keys {missing}")
@@ -197,12 +295,26 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise BankFormatError(f"{path}: a routing bank needs at least two decoders (weak, strong)")
     if not isinstance(manifest["files"], dict):
         raise BankFormatError(f"{path}: files must map file name -> sha256")
+    _check_default_decoders(path, manifest)
     return manifest
+
+
+def _check_default_decoders(path: Path, manifest: Mapping[str, Any]) -> None:
+    """``default_decoder`` names a decoder; ``default_routing`` two distinct ones (contract 1)."""
+    decoders = manifest["decoders"]
+    default = manifest.get("default_decoder")
+    if default is not None and default not in decoders:
+        raise BankFormatError(f"{path}: default_decoder {default!r} is not in decoders {decoders}")
+    pair = manifest.get("default_routing")
+    if pair is not None and (not isinstance(pair, list) or len(pair) != 2 or len(set(pair)) != 2
+                             or any(d not in decoders for d in pair)):
+        raise BankFormatError(f"{path}: default_routing must be [weak, strong], two distinct names "
+                              f"from decoders {decoders}; got {pair!r}")
 
 
 def _verify_checksums(directory: Path, manifest: Mapping[str, Any]) -> None:
     files = manifest["files"]
-    for required in ("queries.parquet", "rewards.parquet"):
+    for required in ("queries.parquet", SAMPLES_FILE[manifest["format"]]):
         if required not in files:
             raise BankFormatError(f"{directory / 'manifest.json'}: files lacks {required!r}")
     for name, expected in sorted(files.items()):
@@ -272,12 +384,58 @@ def validate_rewards(path: Path, rewards: pd.DataFrame, queries: pd.DataFrame,
         row = rewards[dup].iloc[0]
         raise BankFormatError(f"{path}: duplicate (query_id, decoder, sample) "
                               f"({row['query_id']!r}, {row['decoder']!r}, {row['sample']})")
-    for decoder in manifest["decoders"]:
-        have = set(rewards.loc[rewards["decoder"] == decoder, "query_id"])
-        missing = known_ids - have
-        if missing:
-            raise BankFormatError(f"{path}: decoder {decoder!r} has no samples for "
-                                  f"{len(missing)} queries (e.g. {sorted(missing)[0]!r})")
+    _require_some_samples(path, rewards, queries)
+
+
+def _require_some_samples(path: Path, samples: pd.DataFrame, queries: pd.DataFrame) -> None:
+    """Every query has a sample of at least one decoder (a missing (query, decoder) is allowed)."""
+    known = pd.Index(queries["query_id"].to_numpy(dtype=object))
+    hits = known.get_indexer(pd.unique(samples["query_id"].to_numpy(dtype=object)))
+    has = np.zeros(len(known), dtype=bool)
+    has[hits[hits >= 0]] = True
+    without = queries.loc[~has, "query_id"]
+    if len(without):
+        raise BankFormatError(f"{path}: no samples for {len(without)} queries under any decoder "
+                              f"(e.g. {without.iloc[0]!r}); drop them from queries.parquet")
+
+
+def validate_counts(path: Path, counts: pd.DataFrame, queries: pd.DataFrame,
+                    manifest: Mapping[str, Any]) -> None:
+    """Schema, dtypes, NaN, reward range and id coverage of a v2 bank's ``counts.parquet``."""
+    _require_columns(path, counts, ("query_id", "decoder", "reward", "count"))
+    for column in ("query_id", "decoder"):
+        if not pd.api.types.is_string_dtype(counts[column]) or counts[column].isna().any():
+            raise BankFormatError(f"{path}: column {column!r} must be non-null strings")
+    if not pd.api.types.is_integer_dtype(counts["count"]) or (counts["count"] < 1).any():
+        raise BankFormatError(f"{path}: column 'count' must be integers >= 1 (a missing sample is "
+                              "a missing row, not a zero count)")
+    if not pd.api.types.is_numeric_dtype(counts["reward"]) or pd.api.types.is_bool_dtype(counts["reward"]):
+        raise BankFormatError(f"{path}: column 'reward' must be numeric, got {counts['reward'].dtype}")
+    values = counts["reward"].to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        bad = counts[~np.isfinite(values)].iloc[0]
+        raise BankFormatError(f"{path}: NaN or infinite reward (query_id {bad['query_id']!r}, "
+                              f"decoder {bad['decoder']!r})")
+    if manifest["reward"] == "binary" and not np.isin(values, (0.0, 1.0)).all():
+        bad = counts[~np.isin(values, (0.0, 1.0))].iloc[0]
+        raise BankFormatError(f"{path}: binary bank has reward {bad['reward']!r} outside {{0, 1}} "
+                              f"(query_id {bad['query_id']!r})")
+    unknown_decoders = sorted(set(counts["decoder"].unique()) - set(manifest["decoders"]))
+    if unknown_decoders:
+        raise BankFormatError(f"{path}: decoder(s) {unknown_decoders} not in manifest decoders "
+                              f"{manifest['decoders']}")
+    index = pd.Index(queries["query_id"].to_numpy(dtype=object))
+    unknown = index.get_indexer(counts["query_id"].to_numpy(dtype=object)) < 0
+    if unknown.any():
+        raise BankFormatError(f"{path}: query_id {counts['query_id'][unknown].iloc[0]!r} is not in "
+                              "queries.parquet")
+    dup = counts.duplicated(["query_id", "decoder", "reward"])
+    if dup.any():
+        row = counts[dup].iloc[0]
+        raise BankFormatError(f"{path}: duplicate (query_id, decoder, reward) "
+                              f"({row['query_id']!r}, {row['decoder']!r}, {row['reward']!r}): "
+                              "one row per distinct reward value")
+    _require_some_samples(path, counts, queries)
 
 
 def _validate_features(directory: Path, manifest: Mapping[str, Any], n_queries: int) -> None:
@@ -303,11 +461,16 @@ def load_bank(bank: str | Path, task: str | None = None, *, verify_checksums: bo
         _verify_checksums(directory, manifest)
     queries = _read_parquet(directory / "queries.parquet")
     validate_queries(directory / "queries.parquet", queries)
-    rewards = _read_parquet(directory / "rewards.parquet")
-    validate_rewards(directory / "rewards.parquet", rewards, queries, manifest)
+    rewards = counts = None
+    if manifest["format"] == BANK_FORMAT_V2:
+        counts = _read_parquet(directory / "counts.parquet")
+        validate_counts(directory / "counts.parquet", counts, queries, manifest)
+    else:
+        rewards = _read_parquet(directory / "rewards.parquet")
+        validate_rewards(directory / "rewards.parquet", rewards, queries, manifest)
     _validate_features(directory, manifest, len(queries))
     return Bank(path=directory, manifest=manifest, queries=queries.reset_index(drop=True),
-                rewards=rewards, manifest_sha256=sha256_file(directory / "manifest.json"))
+                rewards=rewards, counts=counts, manifest_sha256=sha256_file(directory / "manifest.json"))
 
 
 def read_queries(bank_dir: Path) -> pd.DataFrame:
@@ -329,22 +492,46 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 def save_bank(directory: Path, manifest: Mapping[str, Any], queries: pd.DataFrame,
               rewards: pd.DataFrame) -> Path:
-    """Write a bank folder (atomically per file), fill in ``files`` checksums, validate it."""
+    """Write a v1 bank folder (atomically per file), fill in ``files`` checksums, validate it."""
+    return _write_bank(directory, manifest, BANK_FORMAT,
+                       {"queries.parquet": queries, "rewards.parquet": rewards})
+
+
+def _write_bank(directory: Path, manifest: Mapping[str, Any], fmt: str,
+                tables: Mapping[str, pd.DataFrame]) -> Path:
+    """Write the tables and the manifest of a bank of format ``fmt``, then load it to validate."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     manifest = dict(manifest)
-    manifest["format"] = BANK_FORMAT
-    blobs = {name: _parquet_bytes(frame.reset_index(drop=True))
-             for name, frame in (("queries.parquet", queries), ("rewards.parquet", rewards))}
+    manifest["format"] = fmt
+    blobs = {name: _parquet_bytes(frame.reset_index(drop=True)) for name, frame in tables.items()}
     files = {name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()}
     manifest.setdefault("features", {})
     files |= _features_to_keep(directory, manifest, files["queries.parquet"])
     for name, data in blobs.items():
         atomic_write_bytes(directory / name, data)
+    for other in SAMPLES_FILE.values():   # a bank rewritten in the other format: drop the stale file
+        if other not in blobs and (directory / other).is_file():
+            (directory / other).unlink()
     manifest["files"] = dict(sorted(files.items()))
     atomic_write_json(directory / "manifest.json", manifest)
     load_bank(directory)
     return directory
+
+
+def save_counts_bank(directory: Path, manifest: Mapping[str, Any], queries: pd.DataFrame,
+                     counts: pd.DataFrame) -> Path:
+    """Write a v2 bank (``counts.parquet``: reward value counts) atomically, and validate it.
+
+    ``counts`` has columns ``query_id``, ``decoder``, ``reward``, ``count`` (see
+    :func:`counts_from_rewards` to convert a long v1 table); rows are written sorted by
+    (query_id, decoder, reward) so the same samples always give the same bytes.
+    """
+    table = (counts[["query_id", "decoder", "reward", "count"]]
+             .astype({"reward": "float64", "count": "int64"})
+             .sort_values(["query_id", "decoder", "reward"], kind="stable"))
+    return _write_bank(directory, manifest, BANK_FORMAT_V2,
+                       {"queries.parquet": queries, "counts.parquet": table})
 
 
 def _features_to_keep(directory: Path, manifest: dict[str, Any], queries_sha256: str) -> dict[str, str]:

@@ -42,26 +42,33 @@ def package_versions() -> dict[str, str]:
 
 def signature(task: str, task_version: int, bank_sha256: str, submission: str, split: str, bootstrap: int,
               seed: int, offline_bins: int, *, train_bank: tuple[str, str] | None = None,
-              reallocate: bool = False) -> str:
+              reallocate: bool = False, decoders: str | None = None) -> str:
     """``task:T@vN|bank:<sha8>|sub:S|split:test|boot:N|seed:N|bins:N|v:<hardbench version>``.
 
     ``|train:<task>/<bank>@<sha8>`` is added before ``v`` for a ``--train-bank`` run (name and
     manifest checksum of the fitting bank) and ``boot:N+realloc`` marks re-allocated replicates.
+    A run on a non-default decoder choice appends ``|dec:<setting>:<d1>,<d2>`` (``decoders``),
+    so it never shares a leaderboard table with the bank's default run; the default run's
+    signature has no ``dec`` part.
     """
     boot = f"{bootstrap}+realloc" if reallocate else f"{bootstrap}"
     train = f"|train:{train_bank[0]}@{train_bank[1][:8]}" if train_bank else ""
     return (f"task:{task}@v{task_version}|bank:{bank_sha256[:8]}|sub:{submission}|split:{split}|boot:{boot}"
-            f"|seed:{seed}|bins:{offline_bins}{train}|v:{__version__}")
+            f"|seed:{seed}|bins:{offline_bins}{train}|v:{__version__}" + (f"|dec:{decoders}" if decoders else ""))
 
 
 def result_path(task: str, bank: str, submission: str, out_dir: Path | None = None,
-                train_bank: str | None = None) -> Path:
+                train_bank: str | None = None, choice_slug: str | None = None) -> Path:
     """``<out_dir or results/>/<task>/<bank>/<submission>.json``.
 
-    A ``--train-bank`` run gets its own file, ``<submission>.train-<task>-<bank>.json``, so it
-    never replaces the in-bank result.
+    A non-default decoder choice gets ``<submission>@<choice_slug>.json`` (e.g.
+    ``constant@Qwen2.5-Math-7B@T0.6.json``, routing ``constant@<weak>--<strong>.json``), and a
+    ``--train-bank`` run its own file, ``<submission>.train-<task>-<bank>.json``, so it never
+    replaces the in-bank result.
     """
-    name = submission if train_bank is None else f"{submission}.train-{train_bank.replace('/', '-')}"
+    name = f"{submission}@{choice_slug}" if choice_slug else submission
+    if train_bank is not None:
+        name = f"{name}.train-{train_bank.replace('/', '-')}"
     return (out_dir or results_root()) / task / bank / f"{name}.json"
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from bench.allocation import offline_bin_count
 from bench.bank import Bank, load_bank, resolve_bank_dir
@@ -28,13 +29,14 @@ from bench.predictors.base import TestView, TrainView
 from bench.predictors.isolation import isolation_mode
 from bench.results import RESULT_FORMAT, package_versions, result_path, signature, write_result
 from bench.scoring import (
+    DecoderChoice,
     ScoringProblem,
     allocation_by_bin,
     check_budgets,
+    choose_decoders,
     default_budgets,
     problem_from_bank,
     score,
-    scored_decoders,
 )
 from bench.submissions import Submission, load_submission, run_submission
 from bench.tasks import load_task
@@ -57,17 +59,32 @@ class RunOptions:
     n_bins: int = 10
     train_bank: str | None = None
     reallocate_bootstrap: bool = False
+    setting: str | None = None        # score a multi-decoder bank in the other setting
+    decoder: str | None = None        # best-of-k decoder (default: the bank's default_decoder)
+    weak: str | None = None           # routing pair (default: the bank's default_routing)
+    strong: str | None = None
 
 
 @dataclass(frozen=True)
 class LoadedBank:
-    """A bank, its scoring problem and the task it belongs to."""
+    """A bank, its scoring problem, and where each problem row sits in the bank.
+
+    ``bank_rows[i]`` is the bank row of problem row ``i``: the problem may lack queries that a
+    chosen decoder has no sample of, so prompts and features are aligned by id.
+    """
 
     bank: Bank
     problem: ScoringProblem
+    bank_rows: np.ndarray
 
     def rows(self, *splits: str) -> np.ndarray:
         return np.isin(self.problem.splits, splits)
+
+    def prompts(self) -> np.ndarray:
+        return self.bank.queries["prompt"].to_numpy()[self.bank_rows]
+
+    def features(self, name: str) -> np.ndarray:
+        return self.bank.features(name)[self.bank_rows]
 
 
 def heldout_split(problem: ScoringProblem) -> str:
@@ -75,12 +92,17 @@ def heldout_split(problem: ScoringProblem) -> str:
     return "val" if (problem.splits == "val").any() else "train"
 
 
-def load_scoring_bank(bank: str | None, task: str) -> LoadedBank:
-    """Load a bank (name under ``task`` or folder) and reduce it with its own task's settings."""
+def load_scoring_bank(bank: str | None, task: str, options: RunOptions) -> tuple[LoadedBank, DecoderChoice]:
+    """Load a bank (name under ``task`` or folder) and reduce it with its own task's settings,
+    for the decoders ``options`` choose (``--setting/--decoder/--weak/--strong``)."""
     loaded = load_bank(resolve_bank_dir(bank, task))
     config = load_task(loaded.task)
-    return LoadedBank(loaded, problem_from_bank(loaded, default_reward=config.default_reward,
-                                                min_budget=config.min_budget))
+    choice = choose_decoders(loaded, setting=options.setting, decoder=options.decoder, weak=options.weak,
+                             strong=options.strong)
+    problem = problem_from_bank(loaded, default_reward=config.default_reward, min_budget=config.min_budget,
+                                choice=choice)
+    rows = pd.Index(loaded.queries["query_id"]).get_indexer(problem.query_ids)
+    return LoadedBank(loaded, problem, rows), choice
 
 
 def shared_features(fit: Bank, scored: Bank) -> list[str]:
@@ -96,8 +118,8 @@ def labelled_view(source: LoadedBank, mask: np.ndarray, features: list[str], see
     bank, problem = source.bank, source.problem
     return TrainView(task=bank.task, bank=bank.name, setting=problem.setting, target_kind=problem.target_kind,
                      b_max=problem.b_max, seed=seed, query_ids=problem.query_ids[mask], splits=problem.splits[mask],
-                     prompts=list(bank.queries["prompt"].to_numpy()[mask]),
-                     features={k: bank.features(k)[mask] for k in features}, targets=problem.targets[mask])
+                     prompts=list(source.prompts()[mask]),
+                     features={k: source.features(k)[mask] for k in features}, targets=problem.targets[mask])
 
 
 def unlabelled_view(parts: list[tuple[LoadedBank, np.ndarray]], scored: LoadedBank, features: list[str],
@@ -108,14 +130,18 @@ def unlabelled_view(parts: list[tuple[LoadedBank, np.ndarray]], scored: LoadedBa
         task=scored.bank.task, bank=scored.bank.name, setting=problem.setting, target_kind=problem.target_kind,
         b_max=problem.b_max, seed=seed,
         query_ids=np.concatenate([p.problem.query_ids[m] for p, m in parts]),
-        prompts=[str(x) for p, m in parts for x in p.bank.queries["prompt"].to_numpy()[m]],
-        features={k: np.concatenate([p.bank.features(k)[m] for p, m in parts]) for k in features})
+        prompts=[str(x) for p, m in parts for x in p.prompts()[m]],
+        features={k: np.concatenate([p.features(k)[m] for p, m in parts]) for k in features})
 
 
 def _require_splits(problem: ScoringProblem, bank: Bank, needed: tuple[str, ...] = ("train", "test")) -> None:
     missing = [s for s in needed if s not in set(problem.splits)]
     if missing:
-        raise HardbenchError(f"bank {bank.path} needs the split(s) {missing}; it has {sorted(set(problem.splits))}")
+        lost = {k: v for k, v in problem.dropped.items() if v}
+        why = (f" after dropping queries that decoder(s) {list(problem.decoders)} have no sample of "
+               f"({lost})" if lost else "")
+        raise HardbenchError(f"bank {bank.path} needs the split(s) {missing}; it has "
+                             f"{sorted(set(problem.splits))}{why}")
 
 
 def check_transfer(fit: LoadedBank, scored: LoadedBank, sub: Submission) -> list[str]:
@@ -152,10 +178,10 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
     """Score ``submission`` on ``task``'s bank and write the result file; return (path, result)."""
     if options.bootstrap < 0:
         raise HardbenchError(f"--bootstrap {options.bootstrap}: give a number of replicates >= 0 (0: no intervals)")
-    scored = load_scoring_bank(options.bank, task)
+    scored, choice = load_scoring_bank(options.bank, task, options)
     if scored.bank.task != task:
         raise HardbenchError(f"bank {scored.bank.path} is for task {scored.bank.task!r}, not {task!r}")
-    fit = load_scoring_bank(options.train_bank, task) if options.train_bank else scored
+    fit = load_scoring_bank(options.train_bank, task, options)[0] if options.train_bank else scored
     transfer = fit is not scored
     sub = load_submission(submission)
     notes = check_transfer(fit, scored, sub) if transfer else []
@@ -175,7 +201,8 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
         test_view = unlabelled_view([(fit, held_mask), (scored, test_mask)], scored, features, options.seed)
     else:
         test_view = unlabelled_view([(scored, held_mask | test_mask)], scored, features, options.seed)
-    predictions = run_submission(sub, train_view, test_view, timeout_s=options.timeout_s, bank_dir=scored.bank.path)
+    predictions = run_submission(sub, train_view, test_view, timeout_s=options.timeout_s, bank_dir=scored.bank.path,
+                                 choice_slug=choice.slug, default_choice=choice.is_default)
     if transfer:
         heldout_pred, test_pred = predictions[:int(held_mask.sum())], predictions[int(held_mask.sum()):]
     else:
@@ -195,11 +222,12 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
         "signature": signature(task, load_task(task).version, bank.manifest_sha256, sub.name, "test",
                                options.bootstrap, options.seed, n_bins,
                                train_bank=(train_bank, fit.bank.manifest_sha256) if transfer else None,
-                               reallocate=options.reallocate_bootstrap),
+                               reallocate=options.reallocate_bootstrap,
+                               decoders=None if choice.is_default else f"{choice.setting}:{','.join(choice.decoders)}"),
         "task": task, "bank": bank.name, "bank_sha256": bank.manifest_sha256,
         "submission": sub.name, "setting": problem.setting, "reward": problem.reward_kind,
         "target_kind": problem.target_kind, "split": "test", "n_queries": int(len(test.query_ids)),
-        "decoders": scored_decoders(bank), "train_bank": train_bank,
+        "decoders": list(choice.decoders), "train_bank": train_bank,
         "train_bank_sha256": fit.bank.manifest_sha256 if transfer else None,
         "seed": options.seed, "bootstrap": options.bootstrap,
         "bootstrap_allocation": "reallocated" if options.reallocate_bootstrap else "fixed",
@@ -214,5 +242,8 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
                                                        split=held)},
         "warnings": notes,
     }
-    path = write_result(result, result_path(task, bank.name, sub.name, options.out_dir, train_bank))
+    if any(problem.dropped.values()):   # queries a chosen decoder has no sample of (see README)
+        result["dropped_queries"] = problem.dropped
+    path = write_result(result, result_path(task, bank.name, sub.name, options.out_dir, train_bank,
+                                            None if choice.is_default else choice.slug))
     return path, result

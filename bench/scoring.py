@@ -24,14 +24,15 @@ replicates (:mod:`bench.bootstrap`): row 0 is the sample, rows 1.. the replicate
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from bench import estimators
 from bench.allocation import allocate_greedy, allocate_uniform, fit_offline_bins
-from bench.bank import Bank
+from bench.bank import Bank, RewardMatrix
 from bench.bootstrap import interval, replicate_weights, split_replicates
 from bench.errors import HardbenchError
 from bench.metrics import (
@@ -66,6 +67,10 @@ class ScoringProblem:
         The training target of the setting (lambda, Delta or p(S > W)).
     min_budget : int
         Units every query must get (chat best-of-k: 1).
+    decoders : tuple of str
+        The decoders scored, in role order (best-of-k ``(d,)``, routing ``(weak, strong)``).
+    dropped : dict of str to int
+        Per split, the bank's queries left out because a chosen decoder has no sample of them.
     """
 
     setting: str
@@ -78,6 +83,8 @@ class ScoringProblem:
     targets: np.ndarray
     min_budget: int
     default_reward: float
+    decoders: tuple[str, ...] = ()
+    dropped: dict[str, int] = field(default_factory=dict)
 
     @property
     def b_max(self) -> int:
@@ -87,7 +94,8 @@ class ScoringProblem:
         """The same problem restricted to the queries in ``mask``."""
         return ScoringProblem(self.setting, self.reward_kind, self.target_kind, self.query_ids[mask],
                               self.splits[mask], self.q_table[mask], self.caps[mask],
-                              self.targets[mask], self.min_budget, self.default_reward)
+                              self.targets[mask], self.min_budget, self.default_reward, self.decoders,
+                              self.dropped)
 
 
 def target_kind_of(setting: str, reward_kind: str) -> str:
@@ -97,46 +105,97 @@ def target_kind_of(setting: str, reward_kind: str) -> str:
     return "success_prob" if reward_kind == "binary" else "marginal_rewards"
 
 
-def scored_decoders(bank: Bank) -> list[str]:
-    """The decoders scoring uses, in role order: best-of-k ``[d]``, routing ``[weak, strong]``.
+@dataclass(frozen=True)
+class DecoderChoice:
+    """Which of a bank's decoders a run scores, and in which setting.
 
-    The manifest's ``default_decoder`` / ``default_routing`` when given, else the first
-    decoder(s) (the result's ``decoders`` field).
+    ``decoders`` are in role order: best-of-k ``(d,)``, routing ``(weak, strong)``.
+    ``is_default``: the bank's own setting with its default decoders (``default_decoder`` /
+    ``default_routing``, else the first / first two); such a run keeps the plain result path.
     """
-    manifest = bank.manifest
-    if bank.setting == "routing":
-        return list(manifest.get("default_routing") or bank.decoders[:2])
-    return [manifest.get("default_decoder") or bank.decoders[0]]
+
+    setting: str
+    decoders: tuple[str, ...]
+    is_default: bool
+
+    @property
+    def slug(self) -> str:
+        """File-name part for a non-default choice: ``<d>`` or ``<weak>--<strong>`` (unsafe chars -> ``_``)."""
+        return "--".join(re.sub(r"[^A-Za-z0-9._@+-]", "_", d) for d in self.decoders)
+
+
+def choose_decoders(bank: Bank, *, setting: str | None = None, decoder: str | None = None,
+                    weak: str | None = None, strong: str | None = None) -> DecoderChoice:
+    """Resolve ``--setting/--decoder/--weak/--strong`` against a bank (defaults from its manifest).
+
+    Best-of-k scores one decoder (``decoder``, else ``default_decoder``, else the first);
+    routing a (weak, strong) pair (else ``default_routing``, else the first two), using each
+    decoder's mean reward and the preference target over sample pairs.  Any multi-decoder
+    bank can be scored in either setting.
+    """
+    setting = setting or bank.setting
+    if setting not in ("best_of_k", "routing"):
+        raise HardbenchError(f"--setting {setting!r}: expected best_of_k or routing")
+    if setting == "best_of_k":
+        if weak is not None or strong is not None:
+            raise HardbenchError("--weak/--strong choose a routing pair; for best-of-k pass --decoder "
+                                 "(or --setting routing)")
+        chosen = (decoder or bank.default_decoder,)
+        default = (bank.default_decoder,)
+    else:
+        if decoder is not None:
+            raise HardbenchError("--decoder chooses the best-of-k decoder; for routing pass --weak and "
+                                 "--strong (or --setting best_of_k)")
+        default = tuple(bank.default_routing)
+        if len(bank.decoders) < 2:
+            raise HardbenchError(f"bank {bank.name!r} has one decoder ({bank.decoders[0]!r}); routing "
+                                 "needs two")
+        chosen = (weak or default[0], strong or default[1])
+        if chosen[0] == chosen[1]:
+            raise HardbenchError(f"--weak and --strong are both {chosen[0]!r}; routing needs two decoders")
+    unknown = [d for d in chosen if d not in bank.decoders]
+    if unknown:
+        raise HardbenchError(f"bank {bank.name!r} has no decoder {unknown[0]!r}; decoders: "
+                             f"{', '.join(bank.decoders)} (see `bench list banks`)")
+    return DecoderChoice(setting, chosen, setting == bank.setting and chosen == default)
 
 
 def problem_from_bank(bank: Bank, *, default_reward: float = 0.0, min_budget: int = 0,
-                      b_max: int | None = None) -> ScoringProblem:
+                      b_max: int | None = None, choice: DecoderChoice | None = None) -> ScoringProblem:
     """Reduce a bank to exact per-query expected rewards and training targets.
 
-    Best-of-k uses the bank's first decoder; routing uses the first (weak) and second
-    (strong) decoders.  ``b_max`` defaults to the largest sample count in the bank.
+    ``choice`` (see :func:`choose_decoders`) defaults to the bank's own setting and default
+    decoders.  Queries for which a chosen decoder has no sample are *dropped* (counted per
+    split in ``dropped``): no unbiased estimate exists there, and a zero would be a guess.
+    ``b_max`` defaults to the largest sample count of the chosen decoder.
     """
-    kind = target_kind_of(bank.setting, bank.reward_kind)
-    ids = bank.queries["query_id"].to_numpy()
-    splits = bank.queries["split"].to_numpy()
-    decoders = scored_decoders(bank)
-    if bank.setting == "routing":
-        weak = bank.reward_matrix(decoders[0])
-        strong = bank.reward_matrix(decoders[1])
+    choice = choice or choose_decoders(bank)
+    kind = target_kind_of(choice.setting, bank.reward_kind)
+    matrices = [bank.reward_matrix(d) for d in choice.decoders]
+    covered = np.logical_and.reduce([m.counts > 0 for m in matrices])
+    splits_all = bank.queries["split"].to_numpy()
+    dropped = {s: int(((splits_all == s) & ~covered).sum()) for s in ("train", "val", "test")}
+    ids = bank.queries["query_id"].to_numpy()[covered]
+    splits = splits_all[covered]
+    matrices = [RewardMatrix(rewards=m.rewards[covered], counts=m.counts[covered]) for m in matrices]
+    if choice.setting == "routing":
+        weak, strong = matrices
         q_table = np.stack([estimators.mean_reward(weak.rewards, weak.counts),
                             estimators.mean_reward(strong.rewards, strong.counts)], axis=1)
         targets = estimators.preference_probability(strong.rewards, strong.counts, weak.rewards, weak.counts)
         return ScoringProblem("routing", bank.reward_kind, kind, ids, splits, q_table,
-                              np.ones(len(ids), dtype=np.int64), targets, 0, default_reward)
-    matrix = bank.reward_matrix(decoders[0])
-    top = int(matrix.counts.max()) if b_max is None else int(b_max)
+                              np.ones(len(ids), dtype=np.int64), targets, 0, default_reward,
+                              choice.decoders, dropped)
+    (matrix,) = matrices
+    top = int(matrix.counts.max(initial=0)) if b_max is None else int(b_max)
     q_table = estimators.best_of_k_table(matrix.rewards, matrix.counts, top, default_reward)
     if kind == "success_prob":
         targets = estimators.mean_reward(matrix.rewards, matrix.counts)
     else:
         targets = np.nan_to_num(estimators.marginal_rewards(q_table), nan=0.0)
     return ScoringProblem("best_of_k", bank.reward_kind, kind, ids, splits, q_table,
-                          np.minimum(matrix.counts, top), targets, min_budget, default_reward)
+                          np.minimum(matrix.counts, top), targets, min_budget, default_reward,
+                          choice.decoders, dropped)
 
 
 def baseline_method(setting: str) -> str:

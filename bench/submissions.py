@@ -142,7 +142,8 @@ def _bank_query_ids(train: TrainView, test: TestView, bank_dir: Path | None) -> 
 
 def run_submission(
     sub: Submission, train: TrainView, test: TestView, *, timeout_s: float | None = None,
-    bank_dir: Path | None = None, echo: bool = True,
+    bank_dir: Path | None = None, echo: bool = True, choice_slug: str | None = None,
+    default_choice: bool = True,
 ) -> np.ndarray:
     """Fit the submission on ``train`` and return validated predictions for ``test``.
 
@@ -159,6 +160,9 @@ def run_submission(
         The bank's folder: hidden from a code submission under bubblewrap.
     echo : bool
         Show a code submission's output on stderr.
+    choice_slug, default_choice : str, bool
+        The decoder choice scored (:class:`bench.scoring.DecoderChoice`): a predictions file
+        is looked up per choice (see :func:`~bench.predictors.predictions_file.predictions_path`).
 
     Returns
     -------
@@ -173,7 +177,7 @@ def run_submission(
         Its predictions have the wrong count/shape/ids, NaN/inf, or leave [0, 1].
     """
     if sub.kind == "predictions":
-        path = predictions_path(sub.directory, test.task, test.bank)
+        path = predictions_path(sub.directory, test.task, test.bank, choice_slug, default_choice)
         return read_predictions_file(path, test, _bank_query_ids(train, test, bank_dir))
     assert sub.entry is not None  # load_submission guarantees it for code submissions
     job = ChildJob(name=sub.name, directory=sub.directory, entry=sub.entry, params=sub.params)

@@ -3,7 +3,8 @@
 Examples
 --------
     bench list tasks
-    bench list banks
+    bench list banks                 # one row per (bank, decoder): queries, samples, mean reward
+    bench list banks --task math
     bench list submissions
 """
 
@@ -14,6 +15,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from bench.paths import submissions_root, tasks_root
@@ -24,13 +26,30 @@ WHAT = ("tasks", "banks", "submissions")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("what", choices=WHAT, help="what to list")
+    parser.add_argument("--task", default=None, help="banks: only this task's banks")
 
 
 def run(args: argparse.Namespace) -> int:
-    listing = {"tasks": task_rows, "banks": bank_rows, "submissions": submission_rows}[args.what]
-    headers, rows = listing()
-    print(format_table(headers, rows) if rows else f"no {args.what} found")
+    if args.task is not None and args.what != "banks":
+        from bench.errors import HardbenchError
+
+        raise HardbenchError(f"--task filters `bench list banks`; `bench list {args.what}` lists everything")
+    if args.what == "banks":
+        headers, rows = bank_rows(args.task)
+    else:
+        headers, rows = {"tasks": task_rows, "submissions": submission_rows}[args.what]()
+    print(format_table(headers, rows) if rows else _empty_message(args.what, args.task))
     return 0
+
+
+def _empty_message(what: str, task: str | None) -> str:
+    if what == "banks":
+        from bench.bank import no_bank_message
+
+        if task is not None:
+            return no_bank_message(task)
+        return "no banks shipped: build one (see README \"Shipped banks\" and \"Bank format\")"
+    return f"no {what} found"
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -69,23 +88,64 @@ def task_rows() -> tuple[list[str], list[list[object]]]:
     return headers, rows
 
 
-def bank_rows() -> tuple[list[str], list[list[object]]]:
-    """One row per ``tasks/<task>/banks/<bank>/manifest.json``."""
-    headers = ["task", "bank", "setting", "reward", "decoders", "default"]
-    rows: list[list[object]] = []
+def bank_rows(task: str | None = None) -> tuple[list[str], list[list[object]]]:
+    """One row per decoder of every bank under ``tasks/*/banks/`` (or ``task``'s banks).
+
+    Per decoder: its role in the bank's defaults, the queries it has samples of (test ones in
+    brackets), samples per query (a range when ragged) and its mean reward over those queries
+    (the mean of per-query means).  A bank that does not load is shown with its error.
+    """
     from bench.bank import available_banks
 
-    for task, bank in available_banks():
-        manifest_path = tasks_root() / task / "banks" / bank / "manifest.json"
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            rows.append([task, bank, f"ERROR: {manifest_path}: {err}", "", "", ""])
+    headers = ["task", "bank", "setting", "reward", "decoder", "role", "queries (test)", "samples/query",
+               "mean reward", "default bank"]
+    if task is not None:
+        from bench.tasks import load_task
+
+        load_task(task)   # an unknown task is one clear error naming the known ones
+    rows: list[list[object]] = []
+    for bank_task, bank in available_banks():
+        if task is not None and bank_task != task:
             continue
-        decoders = manifest.get("decoders") or []
-        rows.append([task, bank, manifest.get("setting", "?"), manifest.get("reward", "?"),
-                     " vs ".join(str(d) for d in decoders), _default_mark(task, bank)])
+        rows.extend(_decoder_rows(bank_task, bank))
     return headers, rows
+
+
+def _decoder_rows(task: str, bank_name: str) -> list[list[object]]:
+    from bench.bank import load_bank
+    from bench.errors import HardbenchError
+
+    directory = tasks_root() / task / "banks" / bank_name
+    try:
+        bank = load_bank(directory)
+    except HardbenchError as err:
+        return [[task, bank_name, f"ERROR: {err}", "", "", "", "", "", "", ""]]
+    test = bank.split_mask("test")
+    default = _default_mark(task, bank_name)
+    rows = []
+    for decoder in bank.decoders:
+        matrix = bank.reward_matrix(decoder)
+        has = matrix.counts > 0
+        means = np.nansum(matrix.rewards[has], axis=1) / matrix.counts[has]
+        low, high = (int(matrix.counts[has].min()), int(matrix.counts[has].max())) if has.any() else (0, 0)
+        rows.append([task, bank_name, bank.setting, bank.reward_kind, decoder, _role(bank, decoder),
+                     f"{int(has.sum())} ({int((has & test).sum())})", str(low) if low == high else f"{low}-{high}",
+                     f"{means.mean():.3f}" if len(means) else "-", default])
+    return rows
+
+
+def _role(bank: object, decoder: str) -> str:
+    """``best-of-k`` / ``weak`` / ``strong`` when the decoder is one of the bank's defaults."""
+    roles = []
+    if decoder == bank.default_decoder and bank.setting == "best_of_k":
+        roles.append("best-of-k")
+    pair = bank.default_routing
+    if bank.setting == "routing" or bank.manifest.get("default_routing"):
+        if pair and decoder == pair[0]:
+            roles.append("weak")
+        if pair and decoder == pair[1]:
+            roles.append("strong")
+    return ",".join(roles)
 
 
 def _default_mark(task: str, bank: str) -> str:

@@ -34,6 +34,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="offline allocation: bins of predicted difficulty (at most one per 10 held-out queries)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds the submission may run")
     parser.add_argument("--out", default=None, help="write under this folder instead of results/")
+    parser.add_argument("--setting", choices=("best_of_k", "routing"), default=None,
+                        help="score a multi-decoder bank in this setting (default: the bank's own)")
+    parser.add_argument("--decoder", default=None, help="best-of-k: the decoder whose samples are scored "
+                        "(default: the bank's default_decoder, else its first; see `bench list banks`)")
+    parser.add_argument("--weak", default=None, help="routing: the weak decoder (default: the bank's "
+                        "default_routing, else its first decoder)")
+    parser.add_argument("--strong", default=None, help="routing: the strong decoder (default: the bank's "
+                        "default_routing, else its second decoder)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
 
     options = RunOptions(bank=args.bank, budgets=args.budgets, bootstrap=args.bootstrap, seed=args.seed,
                          out_dir=Path(args.out) if args.out else None, timeout_s=args.timeout, n_bins=args.bins,
-                         train_bank=args.train_bank, reallocate_bootstrap=args.reallocate_bootstrap)
+                         train_bank=args.train_bank, reallocate_bootstrap=args.reallocate_bootstrap,
+                         setting=args.setting, decoder=args.decoder, weak=args.weak, strong=args.strong)
     with warnings.catch_warnings():   # format_result prints the result's warnings itself
         warnings.simplefilter("ignore", HardbenchWarning)
         path, result = run_benchmark(args.task, args.submission, options)
@@ -148,9 +157,16 @@ def format_result(result: dict[str, Any]) -> str:
     train = f", predictor fitted on {result['train_bank']}" if result.get("train_bank") else ""
     lines = [f"{result['task']} / {result['bank']} / {result['submission']}  ({result['setting']}, "
              f"{result['n_queries']} {result['split']} queries, {ci_text}, seed {result['seed']}{train})",
-             f"signature: {result['signature']}", "", curve_table(result),
-             "(offline: @x = realised mean budget when it differs from the target; oracle: best with at most B)",
-             "", summary_table(result)]
+             f"signature: {result['signature']}"]
+    if result.get("decoders"):
+        lines.append("decoders: " + " -> ".join(result["decoders"]))
+    dropped = result.get("dropped_queries")
+    if dropped:
+        lines.append("dropped (a chosen decoder has no sample of them): "
+                     + ", ".join(f"{n} {split}" for split, n in dropped.items() if n))
+    lines += ["", curve_table(result),
+              "(offline: @x = realised mean budget when it differs from the target; oracle: best with at most B)",
+              "", summary_table(result)]
     if result["setting"] != "routing":
         lines.append("(saved@B: compute saved at the uniform curve's quality at B; n.s. = interval includes 0)")
     lines += ["", intrinsic_table(result)]

@@ -1,7 +1,9 @@
 """Predictions-file submissions: predictions made elsewhere, handed in as a parquet file.
 
 For a predictor trained on your own GPU (e.g. a LoRA probe on a 7B model), hand in
-``submissions/<name>/predictions/<task>/<bank>.parquet`` with columns
+``submissions/<name>/predictions/<task>/<bank>.parquet`` (or, per decoder choice of a
+multi-decoder bank, ``<bank>@<decoder>.parquet`` / ``<bank>@<weak>--<strong>.parquet``) with
+columns
 
 ``query_id``                      the bank's query ids (string);
 ``prediction``                    for ``success_prob`` and ``preference`` banks, in [0, 1];
@@ -31,9 +33,22 @@ def prediction_columns(target_kind: str, b_max: int) -> list[str]:
     return ["prediction"]
 
 
-def predictions_path(directory: Path, task: str, bank: str) -> Path:
-    """Where a predictions submission keeps its file for (task, bank)."""
-    return directory / "predictions" / task / f"{bank}.parquet"
+def predictions_path(directory: Path, task: str, bank: str, choice_slug: str | None = None,
+                     default_choice: bool = True) -> Path:
+    """Where a predictions submission keeps its file for (task, bank, decoder choice).
+
+    Predictions for one decoder choice of a multi-decoder bank (e.g. each model's own success
+    rate) live in ``predictions/<task>/<bank>@<choice_slug>.parquet`` (the slug as in result
+    file names: ``<decoder>`` or ``<weak>--<strong>``).  The bank's default choice also
+    accepts the plain ``predictions/<task>/<bank>.parquet``; a non-default choice never falls
+    back to it (those predictions are for other decoders).
+    """
+    folder = directory / "predictions" / task
+    plain = folder / f"{bank}.parquet"
+    if not choice_slug:
+        return plain
+    specific = folder / f"{bank}@{choice_slug}.parquet"
+    return plain if default_choice and not specific.is_file() and plain.is_file() else specific
 
 
 def _preview(ids: Iterable[str], limit: int = 3) -> str:
