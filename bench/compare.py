@@ -96,10 +96,18 @@ def check_pairable(first: dict[str, Any], second: dict[str, Any]) -> None:
 
 
 @functools.lru_cache(maxsize=8)
-def _bank(task: str, bank: str, sha256: str) -> Any:
-    from bench.runner import load_scoring_bank
+def _bank(task: str, bank: str, sha256: str, setting: str | None = None,
+          decoders: tuple[str, ...] = ()) -> Any:
+    """The bank reduced for the setting and decoders a result was scored with."""
+    from bench.runner import RunOptions, load_scoring_bank
 
-    loaded = load_scoring_bank(bank, task)
+    if setting == "routing" and len(decoders) == 2:
+        options = RunOptions(setting=setting, weak=decoders[0], strong=decoders[1])
+    elif setting == "best_of_k" and len(decoders) == 1:
+        options = RunOptions(setting=setting, decoder=decoders[0])
+    else:
+        options = RunOptions(setting=setting)
+    loaded, _ = load_scoring_bank(bank, task, options)
     if loaded.bank.manifest_sha256 != sha256:
         raise HardbenchError(f"bank {task}/{bank} changed since the result was written "
                              f"({loaded.bank.manifest_sha256[:8]} != {sha256[:8]}); re-run both submissions")
@@ -122,11 +130,13 @@ def rescore(result: dict[str, Any], n_bootstrap: int, seed: int, bank: str | Pat
 
     ``bank``: the scored bank's name or folder (default: the result's bank under its task).
     """
-    scored = _bank(result["task"], str(bank or result["bank"]), result["bank_sha256"])
+    scored = _bank(result["task"], str(bank or result["bank"]), result["bank_sha256"], result.get("setting"),
+                   tuple(result.get("decoders") or ()))
     fit = scored
     if result.get("train_bank"):
         task, _, name = str(result["train_bank"]).partition("/")
-        fit = _bank(task, name, result["train_bank_sha256"])
+        fit = _bank(task, name, result["train_bank_sha256"], result.get("setting"),
+                    tuple(result.get("decoders") or ()))
     held = result["predictions"]["heldout"]["split"]
     test = scored.problem.subset(scored.rows("test"))
     heldout = fit.problem.subset(fit.rows(held))

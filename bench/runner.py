@@ -92,9 +92,12 @@ def heldout_split(problem: ScoringProblem) -> str:
     return "val" if (problem.splits == "val").any() else "train"
 
 
-def load_scoring_bank(bank: str | None, task: str, options: RunOptions) -> tuple[LoadedBank, DecoderChoice]:
+def load_scoring_bank(bank: str | None, task: str,
+                      options: RunOptions | None = None) -> tuple[LoadedBank, DecoderChoice]:
     """Load a bank (name under ``task`` or folder) and reduce it with its own task's settings,
-    for the decoders ``options`` choose (``--setting/--decoder/--weak/--strong``)."""
+    for the decoders ``options`` choose (``--setting/--decoder/--weak/--strong``; default: the
+    bank's own setting and default decoders)."""
+    options = options or RunOptions()
     loaded = load_bank(resolve_bank_dir(bank, task))
     config = load_task(loaded.task)
     choice = choose_decoders(loaded, setting=options.setting, decoder=options.decoder, weak=options.weak,
