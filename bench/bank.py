@@ -272,12 +272,25 @@ def validate_rewards(path: Path, rewards: pd.DataFrame, queries: pd.DataFrame,
         row = rewards[dup].iloc[0]
         raise BankFormatError(f"{path}: duplicate (query_id, decoder, sample) "
                               f"({row['query_id']!r}, {row['decoder']!r}, {row['sample']})")
-    for decoder in manifest["decoders"]:
+    for decoder in default_decoders(manifest):
         have = set(rewards.loc[rewards["decoder"] == decoder, "query_id"])
         missing = known_ids - have
         if missing:
             raise BankFormatError(f"{path}: decoder {decoder!r} has no samples for "
                                   f"{len(missing)} queries (e.g. {sorted(missing)[0]!r})")
+
+
+def default_decoders(manifest: Mapping[str, Any]) -> list[str]:
+    """The decoders a bank's own setting scores: best-of-k ``[default_decoder]``, routing
+    ``default_routing`` (``[weak, strong]``); by default the first one or two of ``decoders``.
+
+    These must have samples for every query.  Other decoders may lack a query: a (query,
+    decoder) without samples is a missing sample (e.g. a failed judge grade), not a zero.
+    """
+    decoders = list(manifest["decoders"])
+    if manifest["setting"] == "routing":
+        return list(manifest.get("default_routing") or decoders[:2])
+    return [manifest.get("default_decoder") or decoders[0]]
 
 
 def _validate_features(directory: Path, manifest: Mapping[str, Any], n_queries: int) -> None:
