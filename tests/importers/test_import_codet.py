@@ -4,7 +4,6 @@ subset in the sandbox), hand-checked verdicts, and a byte-identical rebuild."""
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from bench.bank import load_bank
