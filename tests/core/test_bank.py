@@ -119,3 +119,20 @@ def test_rebuilding_with_same_queries_keeps_features(bank_dir):
     changed = bank.queries.assign(prompt="new prompt")
     save_bank(bank_dir, manifest, changed, bank.rewards)
     assert load_bank(bank_dir).feature_names == []   # rows may no longer match: dropped
+
+
+def test_only_the_settings_own_decoders_must_cover_every_query(tmp_path):
+    """A third routing decoder may lack a query (a missing sample, e.g. a failed judge grade);
+    the weak and strong decoders the bank's setting scores may not."""
+    bank_dir = fixture_bank(tmp_path / "b", setting="routing", reward="real", n_queries=9, n_samples=2)
+    rewards = _r(bank_dir)
+    extra = rewards[(rewards.decoder == "strong") & (rewards.query_id != "q0003")].assign(decoder="third")
+    rewrite(bank_dir, rewards=pd.concat([rewards, extra]),
+            manifest_update={"decoders": ["weak", "strong", "third"]})
+    bank = load_bank(bank_dir)
+    third = bank.reward_matrix("third")
+    assert third.counts.tolist() == [2, 2, 2, 0, 2, 2, 2, 2, 2]
+    assert np.isnan(third.rewards[3]).all()
+    rewrite(bank_dir, manifest_update={"default_routing": ["weak", "third"]})
+    with pytest.raises(BankFormatError, match="decoder 'third' has no samples for 1 queries"):
+        load_bank(bank_dir)
