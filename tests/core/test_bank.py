@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+
 from bench.bank import load_bank, save_bank, write_features
 from bench.errors import BankFormatError
+from bench.scoring import problem_from_bank
 from tests.core.fixtures import fixture_bank
 
 
@@ -121,9 +123,9 @@ def test_rebuilding_with_same_queries_keeps_features(bank_dir):
     assert load_bank(bank_dir).feature_names == []   # rows may no longer match: dropped
 
 
-def test_only_the_settings_own_decoders_must_cover_every_query(tmp_path):
-    """A third routing decoder may lack a query (a missing sample, e.g. a failed judge grade);
-    the weak and strong decoders the bank's setting scores may not."""
+def test_a_decoder_may_lack_queries_and_scoring_drops_them(tmp_path):
+    """A routing decoder may lack a query (a missing sample, e.g. a failed judge grade): the
+    bank loads, and scoring a pair that includes it drops that query and counts it."""
     bank_dir = fixture_bank(tmp_path / "b", setting="routing", reward="real", n_queries=9, n_samples=2)
     rewards = _r(bank_dir)
     extra = rewards[(rewards.decoder == "strong") & (rewards.query_id != "q0003")].assign(decoder="third")
@@ -134,5 +136,6 @@ def test_only_the_settings_own_decoders_must_cover_every_query(tmp_path):
     assert third.counts.tolist() == [2, 2, 2, 0, 2, 2, 2, 2, 2]
     assert np.isnan(third.rewards[3]).all()
     rewrite(bank_dir, manifest_update={"default_routing": ["weak", "third"]})
-    with pytest.raises(BankFormatError, match="decoder 'third' has no samples for 1 queries"):
-        load_bank(bank_dir)
+    problem = problem_from_bank(load_bank(bank_dir))
+    assert "q0003" not in set(problem.query_ids) and len(problem.query_ids) == 8
+    assert sum(problem.dropped.values()) == 1
