@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-
 from bench.bank import load_bank, save_bank, write_features
 from bench.errors import BankFormatError
 from bench.scoring import problem_from_bank
