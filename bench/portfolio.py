@@ -778,24 +778,28 @@ def portfolio_summary(curves: PortfolioCurves, test: PortfolioProblem, n_bootstr
 
 def _two_decoder_metrics(curves: PortfolioCurves, test: PortfolioProblem,
                          means: dict[str, np.ndarray]) -> dict[str, object]:
-    """Routing's APGR and share@x% with weak = cheaper decoder, strong = dearer, one sample each.
+    """Routing's APGR and share@x% for routing-like pairs: one sample of each decoder per query,
+    weak = the cheaper, strong = the dearer.
 
-    The cost axis is rescaled to [0, 1] between the two single calls' costs (cost(weak) = 0 and
-    cost(strong) = 1 leave it as is: the strong-call share)."""
+    The cost axis is rescaled to the strong-call share (cost - cost(weak)) / (cost(strong) -
+    cost(weak)) and only budgets within [0, 1] of it count; with cost(weak) = 0 and cost(strong)
+    = 1 this is today's routing metric.  Empty where the costs are equal (no strong share).
+    """
     weak, strong = (0, 1) if test.costs[0] <= test.costs[1] else (1, 0)
-    if (test.counts[:, [weak, strong]] < 1).any():
-        return {}
     c_w, c_s = float(test.costs[weak]), float(test.costs[strong])
-    if c_s <= c_w:
+    if (test.counts != 1).any() or c_s <= c_w:
         return {}
     w_mean, s_mean = float(test.q[:, weak, 0].mean()), float(test.q[:, strong, 0].mean())
     out: dict[str, object] = {"weak": test.decoders[weak], "strong": test.decoders[strong],
                               "weak_mean": w_mean, "strong_mean": s_mean, "apgr": {}, "strong_share_for_pgr": {}}
+    share = (np.asarray(curves.budgets) - c_w) / (c_s - c_w)
+    inside = (share >= -1e-12) & (share <= 1 + 1e-12)
+    if inside.sum() < 2:
+        return {}
     for m, ys in means.items():
         xs = (curves.realized[m] - c_w) / (c_s - c_w)
-        order = np.argsort(xs, kind="stable")
-        out["apgr"][m] = apgr(xs[order], ys[order], w_mean, s_mean)
-        out["strong_share_for_pgr"][m] = strong_share_for_pgr(xs[order], ys[order], w_mean, s_mean)
+        out["apgr"][m] = apgr(xs[inside], ys[inside], w_mean, s_mean)
+        out["strong_share_for_pgr"][m] = strong_share_for_pgr(xs[inside], ys[inside], w_mean, s_mean)
     return out
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bench.runner import RunOptions, run_benchmark
+from bench.errors import HardbenchError
+from bench.runner import RunOptions, run_benchmark, run_portfolio_benchmark
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +21,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bins", type=int, default=10, help="offline allocation: bins of predicted difficulty")
     parser.add_argument("--timeout", type=float, default=None, help="seconds the submission may run")
     parser.add_argument("--out", default=None, help="write under this folder instead of results/")
+    add_portfolio_arguments(parser)
+
+
+def add_portfolio_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--setting portfolio --decoders A B C --cost-unit U`` (issue 9; docs/portfolio.md)."""
+    parser.add_argument("--setting", default=None, choices=["portfolio"],
+                        help="portfolio: allocate over several decoders with costs (default: the bank's setting)")
+    parser.add_argument("--decoders", nargs="+", default=None,
+                        help="portfolio: decoders to allocate over (default: every decoder of the bank)")
+    parser.add_argument("--cost-unit", default=None,
+                        help="portfolio: the manifest's cost unit (checked), or 'call' for 1 per sample")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,6 +39,14 @@ def run(args: argparse.Namespace) -> int:
 
     options = RunOptions(bank=args.bank, budgets=args.budgets, bootstrap=args.bootstrap, seed=args.seed,
                          out_dir=Path(args.out) if args.out else None, timeout_s=args.timeout, n_bins=args.bins)
+    if getattr(args, "setting", None) == "portfolio":
+        path, result = run_portfolio_benchmark(args.task, args.submission, options, decoders=args.decoders,
+                                               cost_unit=args.cost_unit)
+        print(format_portfolio_result(result))
+        print(f"\nwrote {path}")
+        return 0
+    if getattr(args, "decoders", None) or getattr(args, "cost_unit", None):
+        raise HardbenchError("--decoders and --cost-unit belong to --setting portfolio")
     path, result = run_benchmark(args.task, args.submission, options)
     print(format_result(result))
     print(f"\nwrote {path}")
@@ -78,4 +98,47 @@ def format_result(result: dict[str, Any]) -> str:
     lines.append(f"\nintrinsic ({intr['loss_name']}): loss {intr['loss']:.4f}  Avg {intr['loss_avg']:.4f}  "
                  f"Opt {intr['loss_opt']:.4f}  median-acc {fmt2(intr['median_accuracy'])}  "
                  f"spearman {fmt2(intr['spearman'])}  ECE {fmt2(intr['ece'])}")
+    return "\n".join(lines)
+
+
+def format_portfolio_result(result: dict[str, Any]) -> str:
+    """The portfolio curves (reward vs mean cost) and the AIQ table against the best single option."""
+    curves = result["curves"]
+    methods = [m for m in ("online", "uniform", "random", "best_single", "oracle") if m in curves]
+    unit = next(iter(result["costs"].values()))["unit"]
+    lines = [f"{result['task']} / {result['bank']} / {result['submission']}  (portfolio over "
+             f"{len(result['decoders'])} decoders, {result['n_queries']} {result['split']} queries, "
+             f"95% bootstrap CI over {result['bootstrap']} replicates, seed {result['seed']})",
+             f"signature: {result['signature']}",
+             "costs per sample: " + ", ".join(f"{d} {c['value']:g} ({c['source']})" for d, c in result["costs"].items()),
+             ""]
+    header = f"{'budget':>9} | " + " | ".join(f"{m:^28}" for m in methods)
+    lines += [f"{'(' + unit + ')':>9}", header, "-" * len(header)]
+    for i, budget in enumerate(result["budgets"]):
+        cells = " | ".join(f"{_cell(curves[m][i], True):^28}" for m in methods)
+        lines.append(f"{budget:>9.4g} | {cells}")
+    lines.append("(@x = mean cost actually spent when below the budget: nothing is bought that gains nothing)")
+    summary = result["summary"]
+    lines.append("")
+    fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+    for m in methods:
+        ci = summary["aiq_ci"].get(m)
+        text = f"{m:>11}: AIQ {summary['aiq'][m]:.4f}" + (f" [{ci[0]:.4f},{ci[1]:.4f}]" if ci else "")
+        if m in summary["aiq_vs_best_single"]:
+            d = summary["aiq_vs_best_single"][m]
+            text += f"   vs best single {d['diff']:+.4f} [{fmt(d['ci_low'])},{fmt(d['ci_high'])}]"
+        lines.append(text)
+    best = summary["best_single_options"]
+    lines.append("best single options (frontier): " + ", ".join(
+        f"{'none' if b['decoder'] is None else b['decoder']} x{b['k']}" for b in best))
+    if summary.get("excluded_from_single"):
+        lines.append(f"not single options (samples missing for some queries): {summary['excluded_from_single']}")
+    if "apgr" in summary:
+        lines.append(f"two decoders: weak {summary['weak']} {summary['weak_mean']:.3f}, strong {summary['strong']} "
+                     f"{summary['strong_mean']:.3f}; APGR " + ", ".join(
+                         f"{m} {fmt(v)}" for m, v in summary["apgr"].items()))
+    intr = result["intrinsic"]
+    lines.append(f"\nintrinsic ({intr['loss_name']}, {intr['target_kind']}): loss {intr['loss']:.4f}  "
+                 f"Avg {intr['loss_avg']:.4f}  Opt {intr['loss_opt']:.4f}  "
+                 f"spearman(mean over decoders) {fmt(intr['spearman_mean_over_decoders'])}")
     return "\n".join(lines)

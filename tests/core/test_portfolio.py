@@ -22,7 +22,8 @@ from bench.portfolio import (
     score_allocation,
     single_option_frontier,
 )
-from bench.scoring import compute_curves, problem_from_bank
+from bench.portfolio import portfolio_summary
+from bench.scoring import compute_curves, curve_points, problem_from_bank, summarize
 from tests.core.fixtures import fixture_bank
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,6 +191,17 @@ def _routing_reduction(bank, preference):
     # the best single option at strong share B is the weak/strong mix: random routing's line
     if test.q[:, 1, 0].mean() > test.q[:, 0, 0].mean():
         np.testing.assert_allclose(means["best_single"], today["random"], rtol=0, atol=1e-12)
+    # today's APGR and share@x% (routing summary) for the methods whose curves agree
+    summary = portfolio_summary(curves, test, 0, 0)
+    routing = problem_from_bank(bank)
+    today_summary = summarize(curve_points(compute_curves(
+        routing.subset(routing.splits == "test"), routing.subset(routing.splits == "val"),
+        preference[routing.splits == "test"], preference[routing.splits == "val"], budgets), 0, 0),
+        routing.subset(routing.splits == "test"))
+    for method in ("online", "random"):
+        assert summary["apgr"][method] == pytest.approx(today_summary["apgr"][method], abs=1e-12)
+        assert summary["strong_share_for_pgr"][method] == pytest.approx(
+            today_summary["strong_share_for_pgr"][method], abs=1e-12)
     return curves
 
 
