@@ -269,17 +269,20 @@ class Hulls:
     slope: np.ndarray            # (m,)
     rank: np.ndarray             # (m,)
     first: np.ndarray            # (n,) index of each query's first segment
-    _order: list = field(default_factory=list, repr=False, compare=False)
+    length: np.ndarray           # (n,) segments of each query
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def zero_option(self) -> int:
         return self.n_decoders * self.k_max
 
-    def greedy_order(self) -> np.ndarray:
-        """Segments by decreasing slope, then tie rank (computed once, reused for every budget)."""
-        if not self._order:
-            self._order.append(np.lexsort((self.rank, -self.slope)))
-        return self._order[0]
+    def greedy_order(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Segments by decreasing slope (stable), their slopes and cumulative costs; computed
+        once and reused for every budget."""
+        if not self._cache:
+            order = np.argsort(-self.slope, kind="stable")
+            self._cache["greedy"] = (order, self.slope[order], np.cumsum(self.cost[order]))
+        return self._cache["greedy"]
 
 
 def option_costs(costs: np.ndarray, k_max: int) -> np.ndarray:
@@ -290,13 +293,12 @@ def option_costs(costs: np.ndarray, k_max: int) -> np.ndarray:
 
 def cost_hulls(q: np.ndarray, counts: np.ndarray, costs: np.ndarray, default_reward: float,
                allow_zero: bool) -> Hulls:
-    """Upper convex hull of every query's options (gift wrapping, vectorised over queries).
+    """Upper convex hull of every query's options (monotone chain, vectorised over queries).
 
     Parameters
     ----------
     q : ndarray, shape (n, D, K)
-        (Predicted) expected reward of each option; concave in k for k >= 1 (best-of-k);
-        NaN past ``counts``.
+        (Predicted) expected reward of each option; NaN past ``counts``.
     counts : ndarray of int, shape (n, D)
     costs : ndarray, shape (D,)
     default_reward : float
@@ -304,36 +306,61 @@ def cost_hulls(q: np.ndarray, counts: np.ndarray, costs: np.ndarray, default_rew
     allow_zero : bool
         Whether the zero option exists.
 
-    The hull starts at the best option of least cost (a decoder call wins a tie with the zero
-    option) and keeps collinear points as separate vertices (so ties share budget as the
-    per-unit greedy of :func:`bench.allocation.allocate_greedy` does).
+    An option's cost k * cost(d) is the same for every query, so the options are sorted by
+    cost once and Andrew's monotone chain runs over them with one stack per query: one
+    Python step per option (D * K of them), each a few array operations over the queries.
+    Only the rising part of the hull is kept (a point no better than a cheaper one is never
+    bought).  The hull starts at the best option of least cost (a decoder call wins a tie with
+    the zero option) and keeps collinear points as separate vertices, so that ties share
+    budget level by level as :func:`bench.allocation.allocate_greedy` does.
     """
     n, n_dec, k_max = q.shape
     costs = np.asarray(costs, dtype=np.float64)
     counts = np.minimum(np.asarray(counts, dtype=np.int64), k_max)
     if np.any(counts.sum(axis=1) == 0) and not allow_zero:
         raise HardbenchError("a query has no samples from any chosen decoder and no zero option")
-    flat_q = q.reshape(-1)
     start_option, start_cost, start_reward = _start_vertices(q, counts, costs, default_reward, allow_zero)
-    cur_c, cur_r = start_cost.copy(), start_reward.copy()
-    active = np.arange(n)
-    chunks: list[tuple[np.ndarray, ...]] = []
-    step = 0
-    priced = costs > 0
-    while active.size:
-        nxt_slope, nxt_d, nxt_k = _best_next_vertex(flat_q, counts[active], costs, priced, active,
-                                                   cur_c[active], cur_r[active], k_max)
-        go = nxt_slope > 0
-        active, nxt_slope, nxt_d, nxt_k = active[go], nxt_slope[go], nxt_d[go], nxt_k[go]
-        if not active.size:
-            break
-        new_c = nxt_k * costs[nxt_d]
-        new_r = flat_q[(active * n_dec + nxt_d) * k_max + nxt_k - 1]
-        chunks.append((active, nxt_d * k_max + nxt_k - 1, new_c - cur_c[active], new_r - cur_r[active],
-                       nxt_slope, np.full(active.size, step)))
-        cur_c[active], cur_r[active] = new_c, new_r
-        step += 1
-    return _assemble(n, n_dec, k_max, start_option, start_cost, start_reward, chunks)
+    per_cost = option_costs(costs, k_max)[:-1]
+    order = np.argsort(per_cost, kind="stable")
+    by_option = np.ascontiguousarray(q.reshape(n, n_dec * k_max).T)     # one contiguous row per option
+    depth = 8
+    stack_opt = np.zeros((n, depth), dtype=np.int64)
+    stack_c = np.zeros((n, depth))
+    stack_r = np.zeros((n, depth))
+    stack_opt[:, 0], stack_c[:, 0], stack_r[:, 0] = start_option, start_cost, start_reward
+    height = np.ones(n, dtype=np.int64)
+    top_r = start_reward.copy()
+    flat_c, flat_r = stack_c.reshape(-1), stack_r.reshape(-1)        # views: flat take/put is fast
+    for opt in order:
+        x = per_cost[opt]
+        y = by_option[opt]
+        live = np.flatnonzero(y > top_r)                     # NaN (no such sample) compares False
+        if not live.size:
+            continue
+        cand = live
+        while cand.size:                                     # pop what the new point covers
+            h = height.take(cand)
+            at = cand * depth + h
+            x1, y1 = flat_c.take(at - 1), flat_r.take(at - 1)
+            x2, y2 = flat_c.take(np.maximum(at - 2, 0)), flat_r.take(np.maximum(at - 2, 0))
+            below = (h >= 2) & ((x1 == x) | ((y1 - y2) * (x - x2) < (y.take(cand) - y2) * (x1 - x2)))
+            cand = cand[below]
+            height[cand] -= 1
+        h = height.take(live)
+        if int(h.max()) >= depth:
+            stack_opt, stack_c, stack_r = (np.concatenate([a, np.zeros_like(a)], axis=1)
+                                           for a in (stack_opt, stack_c, stack_r))
+            depth *= 2
+            flat_c, flat_r = stack_c.reshape(-1), stack_r.reshape(-1)
+        yl = y.take(live)
+        at = live * depth + h
+        stack_opt.reshape(-1)[at] = opt
+        flat_c[at] = x
+        flat_r[at] = yl
+        height[live] = h + 1
+        top_r[live] = yl
+    return _assemble_stacks(n_dec, k_max, start_option, start_cost, start_reward, stack_opt, stack_c, stack_r,
+                            height)
 
 
 def _start_vertices(q: np.ndarray, counts: np.ndarray, costs: np.ndarray, default_reward: float,
@@ -341,8 +368,7 @@ def _start_vertices(q: np.ndarray, counts: np.ndarray, costs: np.ndarray, defaul
     """Per query: the best option among those of least cost (decoder calls win ties)."""
     n, n_dec, k_max = q.shape
     have = counts > 0
-    # the cheapest call of each decoder is k = 1, except free decoders where every k costs 0
-    first_cost = np.where(have, costs[None, :], np.inf)
+    first_cost = np.where(have, costs[None, :], np.inf)     # a decoder's cheapest call is k = 1
     least = first_cost.min(axis=1)
     if allow_zero:
         least = np.minimum(least, 0.0)
@@ -357,72 +383,32 @@ def _start_vertices(q: np.ndarray, counts: np.ndarray, costs: np.ndarray, defaul
     option = d * k_max + k_idx[np.arange(n), d]
     cost = least.copy()
     if allow_zero:
-        zero_wins = (least == 0) & (r < default_reward) | ~np.isfinite(r)
+        zero_wins = ((least == 0) & (r < default_reward)) | ~np.isfinite(r)
         option = np.where(zero_wins, n_dec * k_max, option)
         r = np.where(zero_wins, default_reward, r)
         cost = np.where(zero_wins, 0.0, cost)
     return option.astype(np.int64), cost.astype(np.float64), r.astype(np.float64)
 
 
-def _best_next_vertex(flat_q: np.ndarray, counts: np.ndarray, costs: np.ndarray, priced: np.ndarray,
-                      rows: np.ndarray, c0: np.ndarray, r0: np.ndarray, k_max: int
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each row: the steepest point to the right of (c0, r0) over every decoder's chain.
-
-    Per (row, decoder) a binary search finds the first k where the slope from (c0, r0) stops
-    increasing (unimodal along a concave chain); the nearest point wins ties.  Returns the
-    slope (-inf if none), decoder and k.
-    """
-    n_rows, n_dec = counts.shape
-    safe = np.where(priced, costs, 1.0)
-    # first k whose cost exceeds c0 (tolerance: c0 is itself some k' * cost(d'))
-    lo = np.floor(c0[:, None] / safe[None, :] * (1 + 1e-12) + 1e-12).astype(np.int64) + 1
-    lo = np.where(priced[None, :], lo, k_max + 1)
-    hi = counts.copy()
-    valid = lo <= hi
-    lo = np.where(valid, lo, 1)
-    hi = np.where(valid, hi, 1)
-    base = (rows[:, None] * n_dec + np.arange(n_dec)[None, :]) * k_max - 1
-    cd = costs[None, :]
-
-    def slope(k: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (flat_q[base + k] - r0[:, None]) / (k * cd - c0[:, None])
-
-    left, right = lo.copy(), hi.copy()
-    while True:
-        open_ = left < right
-        if not open_.any():
-            break
-        mid = (left + right) >> 1
-        rising = open_ & (slope(np.minimum(mid + 1, right)) > slope(mid))
-        left = np.where(rising, mid + 1, left)
-        right = np.where(open_ & ~rising, mid, right)
-    s = np.where(valid, slope(left), -np.inf)
-    s = np.where(np.isnan(s), -np.inf, s)
-    best = s.max(axis=1)
-    # among decoders reaching the best slope, the nearest (least cost) point
-    point_cost = np.where(s == best[:, None], left * cd, np.inf)
-    d = np.argmin(point_cost, axis=1)
-    return best, d, left[np.arange(n_rows), d]
-
-
-def _assemble(n: int, n_dec: int, k_max: int, start_option: np.ndarray, start_cost: np.ndarray,
-              start_reward: np.ndarray, chunks: list[tuple[np.ndarray, ...]]) -> Hulls:
-    if chunks:
-        query, option, cost, gain, slope, step = (np.concatenate(parts) for parts in zip(*chunks))
-        order = np.lexsort((step, query))
-        query, option, cost, gain, slope = query[order], option[order], cost[order], gain[order], slope[order]
-    else:
-        query = option = np.zeros(0, dtype=np.int64)
-        cost = gain = slope = np.zeros(0)
+def _assemble_stacks(n_dec: int, k_max: int, start_option: np.ndarray, start_cost: np.ndarray,
+                     start_reward: np.ndarray, stack_opt: np.ndarray, stack_c: np.ndarray, stack_r: np.ndarray,
+                     height: np.ndarray) -> Hulls:
+    """Flat segment arrays (grouped by query, in hull order) from the per-query vertex stacks."""
+    n = len(height)
+    seg = np.arange(1, stack_opt.shape[1])[None, :] < height[:, None]
+    query = np.nonzero(seg)[0]
+    cols = np.nonzero(seg)[1] + 1
+    option = stack_opt[query, cols]
+    cost = stack_c[query, cols] - stack_c[query, cols - 1]
+    gain = stack_r[query, cols] - stack_r[query, cols - 1]
+    slope = gain / cost
     same = np.zeros(query.size, dtype=bool)
     same[1:] = (query[1:] == query[:-1]) & (slope[1:] == slope[:-1])
     index = np.arange(query.size)
     run_start = np.maximum.accumulate(np.where(same, 0, index)) if query.size else index
     first = np.searchsorted(query, np.arange(n), side="left")
     return Hulls(n_dec, k_max, start_option, start_cost, start_reward, query.astype(np.int64),
-                 option.astype(np.int64), cost, gain, slope, index - run_start, first)
+                 option.astype(np.int64), cost, gain, slope, index - run_start, first, height - 1)
 
 
 # ----------------------------------------------------------------------------- allocation
@@ -440,56 +426,71 @@ class Allocation:
 def allocate_hull_greedy(hulls: Hulls, budget: float) -> Allocation:
     """Exact LP optimum of the multiple-choice knapsack at mean cost <= ``budget``.
 
-    Segments are bought in order of decreasing slope; the segments at the threshold slope are
-    bought level by level (``rank``) and the last level is shared: every segment in it gets
-    the same fraction (for unit costs exactly what :func:`bench.allocation.allocate_greedy`
-    does with tied units).
+    Segments are bought in order of decreasing slope.  Every segment steeper than the
+    threshold slope is bought; the segments at the threshold slope are bought level by level
+    (``rank``) and the last level is shared: each of its segments gets the same fraction (for
+    unit costs exactly what :func:`bench.allocation.allocate_greedy` does with tied units).
+    Per budget this costs a binary search over the sorted slopes, one over each query's
+    segments, and work on the tied block only.
     """
     n = hulls.start_option.size
     spare = budget * n - float(hulls.start_cost.sum())
     if spare < -1e-9 * max(1.0, abs(budget) * n):
         raise HardbenchError(f"budget {budget:g} is below the least mean cost "
                              f"{hulls.start_cost.mean():g} (every query needs at least its cheapest option)")
-    taken = np.zeros(hulls.query.size)
-    order = hulls.greedy_order()
-    cum = np.cumsum(hulls.cost[order])
+    order, sorted_slopes, cum = hulls.greedy_order()
     cut = int(np.searchsorted(cum, spare, side="right"))          # first segment not fully affordable
     if cut >= order.size or spare >= cum[-1] - 1e-12 * max(1.0, cum[-1]):
-        taken[:] = 1.0
-    elif spare > 0:
-        threshold = hulls.slope[order[cut]]
-        sorted_slopes = hulls.slope[order]
-        block_start = int(np.searchsorted(-sorted_slopes, -threshold, side="left"))
-        block_end = int(np.searchsorted(-sorted_slopes, -threshold, side="right"))
-        taken[order[:block_start]] = 1.0
-        left = spare - (cum[block_start - 1] if block_start else 0.0)
-        block = order[block_start:block_end]
-        ranks = hulls.rank[block]
+        return _positions(hulls, hulls.length, np.zeros(n), np.zeros(0, dtype=np.int64))
+    threshold = sorted_slopes[cut]
+    block_start = int(np.searchsorted(-sorted_slopes, -threshold, side="left"))
+    block_end = int(np.searchsorted(-sorted_slopes, -threshold, side="right"))
+    n_full = _count_steeper(hulls, threshold)
+    frac = np.zeros(n)
+    left = spare - (cum[block_start - 1] if block_start else 0.0)
+    block = order[block_start:block_end]
+    ranks = hulls.rank[block]
+    partial = np.zeros(0, dtype=np.int64)
+    if left > 0:
         for level in np.unique(ranks):
             members = block[ranks == level]
             level_cost = float(hulls.cost[members].sum())
             share = min(1.0, left / level_cost) if level_cost > 0 else 1.0
-            taken[members] = share
+            if share >= 1.0:
+                np.add.at(n_full, hulls.query[members], 1)
+            else:
+                frac[hulls.query[members]] = share
+                partial = members
             left -= share * level_cost
-            if left <= 1e-15 * max(1.0, spare):
+            if share < 1.0 or left <= 1e-15 * max(1.0, spare):
                 break
-    return _positions(hulls, taken)
+    return _positions(hulls, n_full, frac, partial)
 
 
-def _positions(hulls: Hulls, taken: np.ndarray) -> Allocation:
-    """Turn per-segment shares (1 = bought, 0 < t < 1 = partly) into per-query option mixes."""
-    n = hulls.start_option.size
-    full = taken >= 1.0
-    n_full = np.bincount(hulls.query[full], minlength=n)
-    partial = (taken > 0) & ~full
-    frac = np.zeros(n)
-    frac[hulls.query[partial]] = taken[partial]
+def _count_steeper(hulls: Hulls, threshold: float) -> np.ndarray:
+    """Per query, how many of its segments are strictly steeper than ``threshold`` (a binary
+    search within each query's run of non-increasing slopes)."""
+    lo = np.zeros_like(hulls.length)
+    hi = hulls.length.copy()
+    while True:
+        open_ = lo < hi
+        if not open_.any():
+            return lo
+        mid = (lo + hi) >> 1
+        idx = np.minimum(hulls.first + mid, max(hulls.slope.size - 1, 0))
+        steeper = open_ & (hulls.slope[idx] > threshold)
+        lo = np.where(steeper, mid + 1, lo)
+        hi = np.where(open_ & ~steeper, mid, hi)
+
+
+def _positions(hulls: Hulls, n_full: np.ndarray, frac: np.ndarray, partial: np.ndarray) -> Allocation:
+    """Per query: the vertex after its ``n_full`` bought segments, and the next vertex with
+    probability ``frac`` (the partly bought segments ``partial``)."""
     low = hulls.start_option.copy()
     bought = n_full > 0
     low[bought] = hulls.option[hulls.first[bought] + n_full[bought] - 1]
     high = low.copy()
-    has_partial = frac > 0
-    high[has_partial] = hulls.option[hulls.first[has_partial] + n_full[has_partial]]
+    high[hulls.query[partial]] = hulls.option[partial]
     return Allocation(low.astype(np.int64), high.astype(np.int64), frac)
 
 
@@ -595,14 +596,21 @@ def single_option_frontier(problem: PortfolioProblem) -> SingleOptionFrontier:
     points: list[tuple[float, float, int, int]] = []
     if problem.allow_zero:
         points.append((0.0, problem.default_reward, -1, 0))
-    excluded = []
-    for d in range(n_dec):
-        if (problem.counts[:, d] == 0).any():
-            excluded.append(problem.decoders[d])
-            continue
-        for k in range(1, int(problem.counts[:, d].max()) + 1):
-            reward, cost = _single_option_values(problem, d, k)
-            points.append((float(cost.mean()), float(reward.mean()), d, k))
+    complete = (problem.counts > 0).all(axis=0)
+    excluded = [name for name, ok in zip(problem.decoders, complete) if not ok]
+    # capped at each query's samples: option (d, k) gives query i best-of-min(k, n_id)
+    filled = problem.q
+    if np.isnan(filled).any():
+        filled = filled.copy()
+        for k in range(1, k_max):
+            gap = np.isnan(filled[:, :, k])
+            filled[:, :, k][gap] = filled[:, :, k - 1][gap]
+    mean_reward = filled.mean(axis=0)                                          # (D, K)
+    k = np.arange(1, k_max + 1)
+    mean_cost = np.minimum(k[None, None, :], problem.counts[:, :, None]).mean(axis=0) * problem.costs[:, None]
+    top = problem.counts.max(axis=0)
+    for d in np.flatnonzero(complete):
+        points.extend((float(mean_cost[d, j]), float(mean_reward[d, j]), int(d), j + 1) for j in range(int(top[d])))
     if not points:
         raise HardbenchError("no decoder has samples for every query: there is no single option")
     hull = _upper_hull_points(points)
@@ -728,19 +736,47 @@ def area_under_hull(costs: np.ndarray, rewards: np.ndarray, low: float, high: fl
     return float(np.trapezoid(np.interp(grid, xs, ys), grid) / (high - low))
 
 
-def portfolio_summary(curves: PortfolioCurves, test: PortfolioProblem, n_bootstrap: int,
-                      seed: int) -> dict[str, object]:
+def portfolio_curve_points(curves: PortfolioCurves, n_bootstrap: int, seed: int
+                           ) -> tuple[dict[str, list[dict[str, float]]], np.ndarray | None]:
+    """Mean and 95 % percentile-bootstrap interval of every method at every budget, and the
+    replicate means (replicates x methods * budgets) for :func:`portfolio_summary`.
+
+    The same replicates as :func:`bench.scoring.curve_points` (bench.bootstrap, same seed), drawn
+    once for the curves and the AIQ intervals.
+    """
+    methods = list(curves.per_query)
+    stacked = np.concatenate([curves.per_query[m] for m in methods], axis=1)
+    means = stacked.mean(axis=0)
+    if n_bootstrap > 0:
+        reps = bootstrap_means(stacked, n_bootstrap, seed)
+        low, high = np.quantile(reps, [0.025, 0.975], axis=0)
+    else:
+        reps, low, high = None, means, means
+    width = len(curves.budgets)
+    points = {}
+    for k, method in enumerate(methods):
+        sl = slice(k * width, (k + 1) * width)
+        points[method] = [
+            {"budget": b, "realized_budget": float(r), "mean": float(m), "ci_low": float(lo), "ci_high": float(hi)}
+            for b, r, m, lo, hi in zip(curves.budgets, curves.realized[method], means[sl], low[sl], high[sl])]
+    return points, reps
+
+
+def portfolio_summary(curves: PortfolioCurves, test: PortfolioProblem, replicates: np.ndarray | None
+                      ) -> dict[str, object]:
     """AIQ with intervals and paired differences against the best single option; cost saved
-    at matched quality and quality gain against it; APGR and share@x% for two decoders."""
+    at matched quality and quality gain against it; APGR and share@x% for two decoders.
+
+    ``replicates``: the bootstrap replicate means of :func:`portfolio_curve_points` (None: no
+    intervals)."""
     budgets = curves.budgets
     methods = list(curves.per_query)
     means = {m: curves.per_query[m].mean(axis=0) for m in methods}
     low, high = float(budgets[0]), float(budgets[-1])
     aiq = {m: area_under_hull(curves.realized[m], means[m], low, high) for m in methods}
     summary: dict[str, object] = {"baseline": BASELINE, "aiq": aiq}
-    if n_bootstrap > 0:
-        stacked = np.concatenate([curves.per_query[m] for m in methods], axis=1)
-        reps = bootstrap_means(stacked, n_bootstrap, seed)
+    if replicates is not None:
+        reps = replicates
         width = len(budgets)
         rep_aiq = {m: np.array([area_under_hull(curves.realized[m], row[k * width:(k + 1) * width], low, high)
                                 for row in reps]) for k, m in enumerate(methods)}

@@ -184,10 +184,7 @@ def run_portfolio_benchmark(task: str, submission: str, options: RunOptions = Ru
     test_pred = run_submission(sub, train_view, test_view, timeout_s=options.timeout_s, bank_dir=bank.path)
 
     curves = portfolio.compute_portfolio_curves(test, test_pred, budgets)
-    from bench.scoring import CurveSet
-
-    points = curve_points(CurveSet(list(budgets), curves.realized, curves.per_query, np.zeros((0, 0))),
-                          options.bootstrap, options.seed)
+    points, replicates = portfolio.portfolio_curve_points(curves, options.bootstrap, options.seed)
     slug = portfolio_slug(problem.decoders, bank.decoders, problem.cost_unit)
     sig = signature(task, config.version, bank.manifest_sha256, sub.name, "test", options.bootstrap,
                     options.seed, 0)
@@ -204,7 +201,7 @@ def run_portfolio_benchmark(task: str, submission: str, options: RunOptions = Ru
         "zero_option": problem.allow_zero,
         "isolation": isolation_mode(),
         "versions": package_versions(), "budgets": budgets, "curves": points,
-        "summary": portfolio.portfolio_summary(curves, test, options.bootstrap, options.seed),
+        "summary": portfolio.portfolio_summary(curves, test, replicates),
         "intrinsic": portfolio.portfolio_intrinsic(test, test_pred, problem.subset(problem.splits == "train")),
     }
     path = write_result(result, portfolio_result_path(task, bank.name, sub.name, slug, options.out_dir))

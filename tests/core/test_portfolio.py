@@ -192,7 +192,7 @@ def _routing_reduction(bank, preference):
     if test.q[:, 1, 0].mean() > test.q[:, 0, 0].mean():
         np.testing.assert_allclose(means["best_single"], today["random"], rtol=0, atol=1e-12)
     # today's APGR and share@x% (routing summary) for the methods whose curves agree
-    summary = portfolio_summary(curves, test, 0, 0)
+    summary = portfolio_summary(curves, test, None)
     routing = problem_from_bank(bank)
     today_summary = summarize(curve_points(compute_curves(
         routing.subset(routing.splits == "test"), routing.subset(routing.splits == "val"),
