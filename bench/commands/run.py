@@ -110,7 +110,8 @@ def format_portfolio_result(result: dict[str, Any]) -> str:
              f"{len(result['decoders'])} decoders, {result['n_queries']} {result['split']} queries, "
              f"95% bootstrap CI over {result['bootstrap']} replicates, seed {result['seed']})",
              f"signature: {result['signature']}",
-             "costs per sample: " + ", ".join(f"{d} {c['value']:g} ({c['source']})" for d, c in result["costs"].items()),
+             f"cost per sample ({unit}): " + ", ".join(f"{d} {c['value']:g}" for d, c in result["costs"].items())
+             + "; source: " + "; ".join(sorted({c["source"] for c in result["costs"].values()})),
              ""]
     header = f"{'budget':>9} | " + " | ".join(f"{m:^28}" for m in methods)
     lines += [f"{'(' + unit + ')':>9}", header, "-" * len(header)]
@@ -128,6 +129,13 @@ def format_portfolio_result(result: dict[str, Any]) -> str:
             d = summary["aiq_vs_best_single"][m]
             text += f"   vs best single {d['diff']:+.4f} [{fmt(d['ci_low'])},{fmt(d['ci_high'])}]"
         lines.append(text)
+    for m in ("online", "oracle"):
+        saved = summary["compute_saved"].get(m, [])
+        shown = saved[:: max(1, len(saved) // 4)][:4]
+        if shown:
+            lines.append(f"{m:>11}: cost saved at matched quality vs best single  " + "  ".join(
+                f"B={s['budget']:g}: {'n/a' if s['saving_pct'] is None else format(s['saving_pct'], '.0f') + '%'}"
+                for s in shown))
     best = summary["best_single_options"]
     lines.append("best single options (frontier): " + ", ".join(
         f"{'none' if b['decoder'] is None else b['decoder']} x{b['k']}" for b in best))
