@@ -252,3 +252,15 @@ def test_ties_are_shared_per_query_exactly_as_the_unit_greedy(seed):
         b = allocate_greedy(delta, budget * n, counts[:, 0])
         np.testing.assert_allclose(cost, b, rtol=0, atol=1e-12)
         np.testing.assert_allclose(reward, estimators.expected_reward(table, b), rtol=0, atol=1e-12)
+
+
+def test_portfolio_intervals_use_the_same_replicates_as_every_other_curve(tmp_path):
+    from bench.portfolio import portfolio_curve_points
+    from bench.scoring import CurveSet
+
+    bank = load_bank(fixture_bank(tmp_path / "b", n_queries=60, n_samples=4))
+    port = portfolio_problem_from_bank(bank, cost_unit="call")
+    curves = compute_portfolio_curves(port, np.full((60, 1), 0.4), [0.0, 1.0, 2.5])
+    points, reps = portfolio_curve_points(curves, 200, seed=4)
+    reference = curve_points(CurveSet(curves.budgets, curves.realized, curves.per_query, np.zeros((0, 0))), 200, 4)
+    assert points == reference and reps.shape == (200, 5 * 3)
