@@ -19,10 +19,10 @@ today's fractional budgets are).  A query between vertices a and b with fraction
 as the mix: option b with probability t, a otherwise (exact expectation, no noise).  Only
 segments of positive slope are ever bought, so the realized mean cost may be below B.
 
-Hulls are computed by gift wrapping over all queries at once: from the current vertex, each
-decoder's best next point is found by a binary search along its concave best-of-k chain (the
-slope from a point to the left of a concave chain is unimodal), so one step costs
-O(n * D * log K); the number of steps is the longest hull.  No Python loop over queries.
+Hulls are computed for all queries at once: an option's cost k * cost(d) is the same for every
+query, so the D * K options are sorted by cost once and Andrew's monotone chain runs over them
+with one stack per query (one Python step per option, array operations over the queries).  No
+Python loop over queries; each budget then costs O(n log L) (L = longest hull).
 
 Baselines on every curve: ``oracle`` (the greedy on the true rewards), ``random`` (the
 cheapest option or the most expensive one, the same coin for every query, exact expectation;
@@ -64,7 +64,6 @@ TARGET_MARGINALS_PER_DECODER = "marginal_rewards_per_decoder"
 #: methods on every portfolio curve
 METHODS = ("online", "uniform", "random", "best_single", "oracle")
 BASELINE = "best_single"
-_TOL = 1e-12
 
 
 # ----------------------------------------------------------------------------- the problem
@@ -227,8 +226,9 @@ def predicted_q(problem: PortfolioProblem, predictions: np.ndarray) -> np.ndarra
     """Predictions -> predicted expected reward of every option, shape (n, D, K), NaN past counts.
 
     Binary: q = 1 - (1 - lambda_d)^k (the paper's section 3.3, per decoder).  Real: the
-    predicted marginals of each decoder, made non-increasing from k = 2 on (a running
-    minimum, as for best-of-k), summed onto ``default_reward``.
+    predicted marginals of each decoder, made non-negative and non-increasing from k = 2 on
+    (:func:`bench.predictors.common.tidy_marginal_rewards`, best-of-k's shape), summed onto
+    ``default_reward``.
     """
     n, n_dec, k_max = problem.q.shape
     preds = np.asarray(predictions, dtype=np.float64)
@@ -236,10 +236,9 @@ def predicted_q(problem: PortfolioProblem, predictions: np.ndarray) -> np.ndarra
     if problem.target_kind == TARGET_SUCCESS_PER_DECODER:
         q_hat = 1.0 - (1.0 - preds[:, :, None]) ** k[None, None, :]
     else:
-        delta = preds.reshape(n, n_dec, k_max).copy()
-        if k_max > 1:
-            delta[:, :, 1:] = np.minimum.accumulate(delta[:, :, 1:], axis=2)
-            delta[:, :, 1:] = np.minimum(delta[:, :, 1:], np.maximum(delta[:, :, :1], delta[:, :, 1:2]))
+        from bench.predictors.common import tidy_marginal_rewards
+
+        delta = tidy_marginal_rewards(preds.reshape(n * n_dec, k_max)).reshape(n, n_dec, k_max)
         q_hat = problem.default_reward + np.cumsum(delta, axis=2)
     return np.where(k[None, None, :] <= problem.counts[:, :, None], q_hat, np.nan)
 
