@@ -553,6 +553,9 @@ def random_choice(problem: PortfolioProblem, budget: float) -> tuple[np.ndarray,
     d_dear = np.argmax(dear_total, axis=1)
     dear_opt = d_dear * k_max + problem.counts[np.arange(n), d_dear] - 1
     dear_cost = dear_total[np.arange(n), d_dear]
+    no_call = ~have.any(axis=1)                      # only the zero option: cheapest = dearest
+    dear_opt = np.where(no_call, cheap_opt, dear_opt)
+    dear_cost = np.where(no_call, cheap_cost, dear_cost)
     spread = float((dear_cost - cheap_cost).sum())
     p = 0.0 if spread <= 0 else float(np.clip((budget * n - cheap_cost.sum()) / spread, 0.0, 1.0))
     return score_allocation(problem.q, problem.costs, problem.default_reward,

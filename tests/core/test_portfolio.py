@@ -230,6 +230,9 @@ def test_random_choice_spends_the_budget_exactly_with_many_decoders():
     for budget in (0.3, 1.0, 2.0):
         _, cost = random_choice(problem, budget)
         assert cost.mean() == pytest.approx(budget)
+    counts[0] = 0                                      # a query without any sample: the zero option only
+    reward, cost = random_choice(problem, 1.0)
+    assert reward[0] == 0.0 and cost[0] == 0.0 and cost.mean() == pytest.approx(1.0)
     frontier = single_option_frontier(problem)
     assert np.all(np.diff(frontier.mean_cost) > 0) and np.all(np.diff(frontier.mean_reward) > 0)
 
