@@ -194,7 +194,7 @@ def portfolio_problem_from_bank(bank: Bank, decoders: Sequence[str] | None = Non
     matrices = [bank.reward_matrix(d) for d in names]
     counts = np.stack([m.counts for m in matrices], axis=1)
     k_max = max(int(counts.max()), 1)
-    q = np.stack([estimators.best_of_k_table(m.rewards, m.counts, k_max, default_reward)[:, 1:]
+    q = np.stack([_best_of_k_rewards(m.rewards, m.counts, k_max, default_reward, bank.reward_kind)
                   for m in matrices], axis=1)
     if bank.reward_kind == "binary":
         kind = TARGET_SUCCESS_PER_DECODER
@@ -210,6 +210,15 @@ def portfolio_problem_from_bank(bank: Bank, decoders: Sequence[str] | None = Non
     return PortfolioProblem(names, cost_values, unit, sources, bank.reward_kind, kind,
                             bank.queries["query_id"].to_numpy(), bank.queries["split"].to_numpy(), q, counts,
                             targets, float(default_reward), min_budget == 0)
+
+
+def _best_of_k_rewards(rewards: np.ndarray, counts: np.ndarray, k_max: int, default_reward: float,
+                       reward_kind: str) -> np.ndarray:
+    """q[i, k-1] for k = 1..k_max of one decoder (binary: from success counts, no sort)."""
+    if reward_kind == "binary":
+        successes = np.nansum(rewards, axis=1).astype(np.int64)
+        return estimators.binary_best_of_k_table(successes, counts, k_max, default_reward)[:, 1:]
+    return estimators.best_of_k_table(rewards, counts, k_max, default_reward)[:, 1:]
 
 
 def _fill_missing_targets(targets: np.ndarray) -> np.ndarray:

@@ -196,7 +196,7 @@ def portfolio_scoring(rewards: list[np.ndarray], costs: np.ndarray, predictions:
     from bench import portfolio
 
     counts = np.full(P_QUERIES, P_SAMPLES)
-    q = np.stack([estimators.best_of_k_table(r.astype(np.float64), counts, P_SAMPLES)[:, 1:] for r in rewards],
+    q = np.stack([estimators.binary_best_of_k_table(r.sum(axis=1), counts, P_SAMPLES)[:, 1:] for r in rewards],
                  axis=1)
     problem = portfolio.PortfolioProblem(
         [f"d{d}" for d in range(P_DECODERS)], costs, "fixture", {}, "binary", portfolio.TARGET_SUCCESS_PER_DECODER,
