@@ -198,7 +198,7 @@ def run_portfolio_benchmark(task: str, submission: str, options: RunOptions = Ru
         "decoders": list(problem.decoders), "train_bank": None,
         "costs": {d: {"value": float(c), "unit": problem.cost_unit, "source": problem.cost_sources[d]}
                   for d, c in zip(problem.decoders, problem.costs)},
-        "zero_option": problem.allow_zero,
+        "zero_option": problem.allow_zero, "cost_unit_option": cost_unit,
         "isolation": isolation_mode(),
         "versions": package_versions(), "budgets": budgets, "curves": points,
         "summary": portfolio.portfolio_summary(curves, test, replicates),
