@@ -133,12 +133,14 @@ def portfolio_result_path(task: str, bank: str, submission: str, slug: str, out_
 
 
 def portfolio_slug(decoders: Sequence[str], all_decoders: Sequence[str], cost_unit: str) -> str:
-    """``all`` (every decoder of the bank) or a short hash of the chosen list; plus the cost unit."""
+    """``all`` (every decoder of the bank) or a short hash of the chosen list; plus the cost unit
+    (characters other than letters, digits, ``.`` and ``_`` become ``-``)."""
     import hashlib
+    import re
 
     chosen = "all" if list(decoders) == list(all_decoders) else \
         hashlib.sha256("\n".join(decoders).encode()).hexdigest()[:8]
-    return f"{chosen}-{cost_unit}"
+    return f"{chosen}-{re.sub(r'[^A-Za-z0-9._]+', '-', cost_unit).strip('-') or 'unit'}"
 
 
 def run_portfolio_benchmark(task: str, submission: str, options: RunOptions = RunOptions(), *,
