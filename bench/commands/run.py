@@ -110,7 +110,7 @@ def format_portfolio_result(result: dict[str, Any]) -> str:
              f"{len(result['decoders'])} decoders, {result['n_queries']} {result['split']} queries, "
              f"95% bootstrap CI over {result['bootstrap']} replicates, seed {result['seed']})",
              f"signature: {result['signature']}",
-             f"cost per sample ({unit}): " + ", ".join(f"{d} {c['value']:g}" for d, c in result["costs"].items())
+             f"cost per sample ({unit}): " + ", ".join(f"{d} {result['costs'][d]['value']:g}" for d in result["decoders"])
              + "; source: " + "; ".join(sorted({c["source"] for c in result["costs"].values()})),
              ""]
     header = f"{'budget':>9} | " + " | ".join(f"{m:^28}" for m in methods)

@@ -84,7 +84,7 @@ def render_group_markdown(group: list[dict[str, Any]], plot_name: str) -> list[s
     unit = next(iter(first["costs"].values()))["unit"]
     sources = "; ".join(sorted({c["source"] for c in first["costs"].values()}))
     lines = [f"## {first['task']} / {first['bank']}: portfolio over {len(first['decoders'])} decoders", "",
-             f"Cost per sample ({unit}): " + ", ".join(f"`{d}` {c['value']:g}" for d, c in first["costs"].items())
+             f"Cost per sample ({unit}): " + ", ".join(f"`{d}` {first['costs'][d]['value']:g}" for d in first["decoders"])
              + f" (source: {sources}). {first['n_queries']} test queries; budgets {first['budgets'][0]:g} to "
              f"{first['budgets'][-1]:g} {unit} per query; 95 % bootstrap intervals over {first['bootstrap']} "
              "replicates. AIQ = mean of the upper hull of reward vs mean cost over that range; "
