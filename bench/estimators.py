@@ -157,3 +157,26 @@ def expected_reward(q_table: np.ndarray, budgets: np.ndarray) -> np.ndarray:
     q_low = q_table[rows, low]
     q_high = np.where(frac > 0, q_table[rows, high], q_low)   # past a query's samples q is NaN
     return q_low + frac * (q_high - q_low)
+
+
+def binary_best_of_k_table(successes: np.ndarray, counts: np.ndarray, b_max: int,
+                           default_reward: float = 0.0) -> np.ndarray:
+    """:func:`best_of_k_table` for binary rewards, from the success counts alone.
+
+    q(x, b) = pass@b = 1 - C(n-c, b)/C(n, b) depends only on (n, c), so one small table per
+    distinct n is computed with :func:`pass_at_k` and gathered: no per-query sort.  Equal to
+    :func:`best_of_k_table` on 0/1 rewards up to rounding (tested); NaN where b > n.
+    """
+    successes = np.asarray(successes, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.int64)
+    table = np.full((len(counts), b_max + 1), np.nan)
+    table[:, 0] = default_reward
+    for n in np.unique(counts):
+        if n == 0:
+            continue
+        top = min(int(n), b_max)
+        c = np.arange(n + 1)
+        lookup = np.stack([pass_at_k(np.full(n + 1, n), c, b) for b in range(1, top + 1)], axis=1)
+        rows = np.flatnonzero(counts == n)
+        table[rows, 1:top + 1] = lookup[successes[rows]]
+    return table

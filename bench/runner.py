@@ -250,3 +250,91 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
     path = write_result(result, result_path(task, bank.name, sub.name, options.out_dir, train_bank,
                                             None if choice.is_default else choice.slug))
     return path, result
+
+
+# ----------------------------------------------------------------------------- portfolio (issue 9)
+# A separate path on purpose: the portfolio setting shares the bank, the submission protocol and
+# the bootstrap with the paper's settings, but has its own problem, methods and summary.
+
+
+def portfolio_result_path(task: str, bank: str, submission: str, slug: str, out_dir: Path | None = None) -> Path:
+    """``<out_dir or results/>/<task>/<bank>/<submission>@portfolio-<slug>.json``."""
+    return result_path(task, bank, f"{submission}@portfolio-{slug}", out_dir)
+
+
+def portfolio_slug(decoders: Sequence[str], all_decoders: Sequence[str], cost_unit: str) -> str:
+    """``all`` (every decoder of the bank) or a short hash of the chosen list; plus the cost unit
+    (characters other than letters, digits, ``.`` and ``_`` become ``-``)."""
+    import hashlib
+    import re
+
+    chosen = "all" if list(decoders) == list(all_decoders) else \
+        hashlib.sha256("\n".join(decoders).encode()).hexdigest()[:8]
+    return f"{chosen}-{re.sub(r'[^A-Za-z0-9._]+', '-', cost_unit).strip('-') or 'unit'}"
+
+
+def run_portfolio_benchmark(task: str, submission: str, options: RunOptions = RunOptions(), *,
+                            decoders: Sequence[str] | None = None,
+                            cost_unit: str | None = None) -> tuple[Path, dict[str, Any]]:
+    """Score ``submission`` in the portfolio setting (many decoders with costs); write the result.
+
+    The submission predicts one target per decoder (``success_prob_per_decoder`` or
+    ``marginal_rewards_per_decoder``); :mod:`bench.portfolio` turns the predictions into the
+    LP-optimal allocation at every mean cost and scores it with the bank's exact rewards.
+    """
+    from bench import portfolio
+
+    config = load_task(task)
+    bank = load_bank(resolve_bank_dir(options.bank, task))
+    if bank.task != task:
+        raise HardbenchError(f"bank {bank.path} is for task {bank.task!r}, not {task!r}")
+    problem = portfolio.portfolio_problem_from_bank(bank, decoders, default_reward=config.default_reward,
+                                                    min_budget=config.min_budget, cost_unit=cost_unit)
+    present = set(problem.splits)
+    if "test" not in present or "train" not in present:
+        raise HardbenchError(f"bank {bank.path} needs train and test splits; it has {sorted(present)}")
+    sub = load_submission(submission)
+    if sub.kind != "code":
+        raise HardbenchError(f"submission {sub.name!r} is a predictions file; the portfolio setting scores "
+                             "code submissions only (predictions files hold one target per query)")
+    test = problem.subset(problem.splits == "test")
+    budgets = (portfolio.check_portfolio_budgets(test, options.budgets) if options.budgets
+               else portfolio.default_portfolio_budgets(test))
+    fit_mask = np.isin(problem.splits, ("train", "val"))
+    predict_mask = problem.splits == "test"
+    features = {name: bank.features(name) for name in bank.feature_names}
+    prompts = bank.queries["prompt"].to_numpy()
+    extra = {"decoders": list(problem.decoders), "costs": [float(c) for c in problem.costs],
+             "cost_unit": problem.cost_unit, "k_max": problem.k_max}
+    common = dict(task=bank.task, bank=bank.name, setting="portfolio", target_kind=problem.target_kind,
+                  b_max=problem.target_width, seed=options.seed, extra=extra)
+    train_view = TrainView(query_ids=problem.query_ids[fit_mask], splits=problem.splits[fit_mask],
+                           prompts=list(prompts[fit_mask]), features={k: v[fit_mask] for k, v in features.items()},
+                           targets=problem.targets[fit_mask], **common)
+    test_view = TestView(query_ids=problem.query_ids[predict_mask], prompts=list(prompts[predict_mask]),
+                         features={k: v[predict_mask] for k, v in features.items()}, **common)
+    test_pred = run_submission(sub, train_view, test_view, timeout_s=options.timeout_s, bank_dir=bank.path)
+
+    curves = portfolio.compute_portfolio_curves(test, test_pred, budgets)
+    points, replicates = portfolio.portfolio_curve_points(curves, options.bootstrap, options.seed)
+    slug = portfolio_slug(problem.decoders, bank.decoders, problem.cost_unit)
+    sig = signature(task, config.version, bank.manifest_sha256, sub.name, "test", options.bootstrap,
+                    options.seed, 0)
+    result: dict[str, Any] = {
+        "format": RESULT_FORMAT,
+        "signature": f"{sig}|setting:portfolio-{slug}",
+        "task": task, "bank": bank.name, "bank_sha256": bank.manifest_sha256,
+        "submission": sub.name, "setting": "portfolio", "reward": problem.reward_kind,
+        "target_kind": problem.target_kind, "split": "test", "n_queries": int(len(test.query_ids)),
+        "seed": options.seed, "bootstrap": options.bootstrap,
+        "decoders": list(problem.decoders), "train_bank": None,
+        "costs": {d: {"value": float(c), "unit": problem.cost_unit, "source": problem.cost_sources[d]}
+                  for d, c in zip(problem.decoders, problem.costs)},
+        "zero_option": problem.allow_zero, "cost_unit_option": cost_unit,
+        "isolation": isolation_mode(),
+        "versions": package_versions(), "budgets": budgets, "curves": points,
+        "summary": portfolio.portfolio_summary(curves, test, replicates),
+        "intrinsic": portfolio.portfolio_intrinsic(test, test_pred, problem.subset(problem.splits == "train")),
+    }
+    path = write_result(result, portfolio_result_path(task, bank.name, sub.name, slug, options.out_dir))
+    return path, result

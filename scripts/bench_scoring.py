@@ -13,14 +13,24 @@ numbers, not model outputs) at 40 budgets with 1,000 bootstrap replicates, two w
 Part 2 times online allocation (bench.allocation.allocate_greedy) of 1,000,000 queries with
 B_max = 128 at several budgets.
 
-Both are measured in the same run; the script prints times and ratios.  Run:
+Part 3 (``--case portfolio``) scores the portfolio setting (bench.portfolio) on a random
+100,000-query x 16-decoder x 50-sample binary bank (FIXTURE numbers; costs per sample 0.5 to
+72, like parameter counts in billions) at 40 budgets with 1,000 bootstrap replicates: exact
+best-of-k tables, the online (noisy per-decoder predictions) and oracle hulls, every baseline,
+the bootstrap intervals and the AIQ summary.  The reference solves each budget's
+multiple-choice knapsack with ``scipy.optimize.milp`` (one binary per query and option) on a
+2,000-query subsample; it is timed on a few budgets and extrapolated linearly to 40 budgets
+and 100,000 queries (linear in queries favours the reference).
 
-    python scripts/bench_scoring.py [--naive-replicates 10]
+Every part is measured in the same run; the script prints times and ratios.  Run:
+
+    python scripts/bench_scoring.py [--case all|best_of_k|portfolio] [--naive-replicates 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -98,10 +108,27 @@ def bench_online_allocation(repeats: int = 3) -> list[tuple[float, float]]:
 
 
 def main() -> None:
+    global P_QUERIES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--naive-replicates", type=int, default=10,
                         help="replicates the naive bootstrap actually runs (then extrapolated)")
+    parser.add_argument("--case", choices=["all", "best_of_k", "portfolio"], default="all")
+    parser.add_argument("--portfolio-queries", type=int, default=P_QUERIES,
+                        help="portfolio: queries of the bank (default 100,000; smaller for a quick look)")
+    parser.add_argument("--reference-budgets", type=int, default=2,
+                        help="portfolio: budgets the milp reference actually solves (then extrapolated)")
+    parser.add_argument("--reference-time-limit", type=float, default=600.0,
+                        help="portfolio: seconds milp may take per budget")
     args = parser.parse_args()
+    if args.case in ("all", "best_of_k"):
+        best_of_k_case(args)
+    if args.case in ("all", "portfolio"):
+        P_QUERIES = args.portfolio_queries
+        portfolio_case(args)
+
+
+def best_of_k_case(args: argparse.Namespace) -> None:
+    """Parts 1 and 2: best-of-k scoring against the naive bootstrap; online allocation at scale."""
 
     rewards, splits, lam = random_bank(seed=0)
     rng = np.random.default_rng(2)
@@ -144,6 +171,99 @@ def _with_replacement_uniform(lam: np.ndarray, budget: float) -> float:
     low = np.floor(budget)
     q_low, q_high = 1 - (1 - lam) ** low, 1 - (1 - lam) ** (low + 1)
     return float((q_low + (budget - low) * (q_high - q_low)).mean())
+
+
+# ----------------------------------------------------------------------------- portfolio (part 3)
+
+P_QUERIES, P_DECODERS, P_SAMPLES, P_SUBSAMPLE = 100_000, 16, 50, 2_000
+
+
+def portfolio_bank(seed: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """FIXTURE: per query a difficulty u ~ Beta(0.5, 1.5); decoder d succeeds with probability
+    u ** e_d (e_d from 1.5 down to 0.3: dearer decoders are better), 50 Bernoulli samples each.
+    Returns the per-decoder reward matrices (uint8), the success probabilities and the costs."""
+    rng = np.random.default_rng(seed)
+    u = rng.beta(0.5, 1.5, size=(P_QUERIES, 1))
+    lam = u ** np.linspace(1.5, 0.3, P_DECODERS)[None, :]
+    rewards = [(rng.random((P_QUERIES, P_SAMPLES)) < lam[:, d:d + 1]).astype(np.uint8) for d in range(P_DECODERS)]
+    return rewards, lam, np.geomspace(0.5, 72.0, P_DECODERS)
+
+
+def portfolio_scoring(rewards: list[np.ndarray], costs: np.ndarray, predictions: np.ndarray,
+                      budgets: list[float]) -> tuple[dict, dict]:
+    """hardbench's full portfolio scoring, from the reward matrices to curve points and summary."""
+    from bench import portfolio
+
+    counts = np.full(P_QUERIES, P_SAMPLES)
+    q = np.stack([estimators.binary_best_of_k_table(r.sum(axis=1), counts, P_SAMPLES)[:, 1:] for r in rewards],
+                 axis=1)
+    problem = portfolio.PortfolioProblem(
+        [f"d{d}" for d in range(P_DECODERS)], costs, "fixture", {}, "binary", portfolio.TARGET_SUCCESS_PER_DECODER,
+        np.arange(P_QUERIES).astype(str), np.full(P_QUERIES, "test"), q, np.full((P_QUERIES, P_DECODERS), P_SAMPLES),
+        np.stack([r.mean(axis=1) for r in rewards], axis=1), 0.0, True)
+    curves = portfolio.compute_portfolio_curves(problem, predictions, budgets)
+    points, replicates = portfolio.portfolio_curve_points(curves, N_REPLICATES, seed=0)
+    return points, portfolio.portfolio_summary(curves, problem, replicates)
+
+
+def milp_knapsack(q: np.ndarray, costs: np.ndarray, budget: float, time_limit: float) -> tuple[float, bool]:
+    """Reference: the multiple-choice knapsack as one MILP (a binary per query and option, the
+    zero option included), solved by scipy's HiGHS.  Returns (optimum, solved to optimality)."""
+    from scipy import sparse
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    from bench.portfolio import option_costs
+
+    n, n_dec, k_max = q.shape
+    n_opt = n_dec * k_max + 1
+    reward = np.concatenate([q.reshape(n, -1), np.zeros((n, 1))], axis=1).ravel()
+    cost = np.tile(option_costs(costs, k_max), n)
+    pick = sparse.csr_matrix((np.ones(n * n_opt), (np.repeat(np.arange(n), n_opt), np.arange(n * n_opt))))
+    res = milp(-reward, integrality=np.ones(n * n_opt), bounds=Bounds(0, 1),
+               constraints=[LinearConstraint(pick, 1, 1), LinearConstraint(sparse.csr_matrix(cost), -np.inf, budget * n)],
+               options={"time_limit": time_limit})
+    return (-res.fun if res.x is not None else float("nan")), res.status == 0
+
+
+def portfolio_case(args: argparse.Namespace) -> None:
+    """Part 3: portfolio scoring at 100,000 x 16 x 50 against a milp reference on 2,000 queries."""
+    from bench import portfolio
+
+    rewards, lam, costs = portfolio_bank(seed=0)
+    rng = np.random.default_rng(2)
+    predictions = np.clip(lam + rng.normal(0, 0.1, size=lam.shape), 0.0, 1.0)   # a noisy probe
+    budgets = [float(b) for b in np.linspace(0.0, 400.0, N_BUDGETS)]
+    print(f"\nportfolio bank: {P_QUERIES} queries x {P_DECODERS} decoders x {P_SAMPLES} samples (random FIXTURE), "
+          f"costs {costs[0]:g}..{costs[-1]:g} per sample, {len(budgets)} budgets, {N_REPLICATES} bootstrap replicates; "
+          f"load average before: {os.getloadavg()[0]:.1f}")
+    wall, cpu = time.perf_counter(), time.process_time()
+    points, summary = portfolio_scoring(rewards, costs, predictions, budgets)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"hardbench portfolio scoring (5 methods, hulls + allocation + bootstrap + AIQ): {wall:.1f} s wall, "
+          f"{cpu:.1f} s CPU (target < 30 s)")
+    print("AIQ: " + ", ".join(f"{m} {v:.4f}" for m, v in summary["aiq"].items()))
+
+    sub = np.random.default_rng(3).choice(P_QUERIES, size=P_SUBSAMPLE, replace=False)
+    counts = np.full(P_SUBSAMPLE, P_SAMPLES)
+    q_sub = np.stack([estimators.best_of_k_table(r[sub].astype(np.float64), counts, P_SAMPLES)[:, 1:]
+                      for r in rewards], axis=1)
+    hulls = portfolio.cost_hulls(q_sub, np.full((P_SUBSAMPLE, P_DECODERS), P_SAMPLES), costs, 0.0, True)
+    gap = float(np.nanmax(q_sub, axis=(1, 2)).max())                 # one query's largest reward gap
+    picked = [budgets[i] for i in np.linspace(1, len(budgets) - 1, args.reference_budgets).astype(int)]
+    seconds = []
+    for budget in picked:
+        start = time.perf_counter()
+        ilp, optimal = milp_knapsack(q_sub, costs, budget, args.reference_time_limit)
+        seconds.append(time.perf_counter() - start)
+        reward, _ = portfolio.score_allocation(q_sub, costs, 0.0, portfolio.allocate_hull_greedy(hulls, budget))
+        lp = float(reward.sum())
+        print(f"milp reference, {P_SUBSAMPLE} queries, B = {budget:g}: {seconds[-1]:.1f} s "
+              f"({'optimal' if optimal else 'stopped at the time limit'}); integer optimum {ilp:.4f} vs hardbench's "
+              f"LP optimum {lp:.4f} (LP - ILP = {lp - ilp:.2e}, at most one query's gap {gap:.2f})")
+    per_budget = float(np.mean(seconds))
+    extrapolated = per_budget * len(budgets) * (P_QUERIES / P_SUBSAMPLE)
+    print(f"milp reference extrapolated to {len(budgets)} budgets x {P_QUERIES} queries (linear): {extrapolated:.0f} s")
+    print(f"speed-up: {extrapolated / wall:.0f}x (target >= 100x)")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from bench.errors import HardbenchWarning
-from bench.runner import RunOptions, run_benchmark
+from bench.errors import HardbenchError, HardbenchWarning
+from bench.runner import RunOptions, run_benchmark, run_portfolio_benchmark
 
 HELP = "score a submission on a task's sample bank and write a result file"
 
@@ -34,14 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="offline allocation: bins of predicted difficulty (at most one per 10 held-out queries)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds the submission may run")
     parser.add_argument("--out", default=None, help="write under this folder instead of results/")
-    parser.add_argument("--setting", choices=("best_of_k", "routing"), default=None,
-                        help="score a multi-decoder bank in this setting (default: the bank's own)")
+    parser.add_argument("--setting", choices=("best_of_k", "routing", "portfolio"), default=None,
+                        help="score a multi-decoder bank in this setting (default: the bank's own); portfolio: "
+                             "allocate over several decoders with costs (docs/portfolio.md)")
     parser.add_argument("--decoder", default=None, help="best-of-k: the decoder whose samples are scored "
                         "(default: the bank's default_decoder, else its first; see `bench list banks`)")
     parser.add_argument("--weak", default=None, help="routing: the weak decoder (default: the bank's "
                         "default_routing, else its first decoder)")
     parser.add_argument("--strong", default=None, help="routing: the strong decoder (default: the bank's "
                         "default_routing, else its second decoder)")
+    parser.add_argument("--decoders", nargs="+", default=None,
+                        help="portfolio: decoders to allocate over (default: every decoder of the bank)")
+    parser.add_argument("--cost-unit", default=None,
+                        help="portfolio: the manifest's cost unit (checked), or 'call' for 1 per sample")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,7 +55,19 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(bank=args.bank, budgets=args.budgets, bootstrap=args.bootstrap, seed=args.seed,
                          out_dir=Path(args.out) if args.out else None, timeout_s=args.timeout, n_bins=args.bins,
                          train_bank=args.train_bank, reallocate_bootstrap=args.reallocate_bootstrap,
-                         setting=args.setting, decoder=args.decoder, weak=args.weak, strong=args.strong)
+                         setting=None if args.setting == "portfolio" else args.setting,
+                         decoder=args.decoder, weak=args.weak, strong=args.strong)
+    if args.setting == "portfolio":
+        if args.decoder or args.weak or args.strong or args.train_bank or args.reallocate_bootstrap:
+            raise HardbenchError("--setting portfolio takes --decoders (and --cost-unit); --decoder, --weak, "
+                                 "--strong, --train-bank and --reallocate-bootstrap belong to best-of-k and routing")
+        path, result = run_portfolio_benchmark(args.task, args.submission, options, decoders=args.decoders,
+                                               cost_unit=args.cost_unit)
+        print(format_portfolio_result(result))
+        print(f"\nwrote {path}")
+        return 0
+    if args.decoders or args.cost_unit:
+        raise HardbenchError("--decoders and --cost-unit belong to --setting portfolio")
     with warnings.catch_warnings():   # format_result prints the result's warnings itself
         warnings.simplefilter("ignore", HardbenchWarning)
         path, result = run_benchmark(args.task, args.submission, options)
@@ -171,4 +188,64 @@ def format_result(result: dict[str, Any]) -> str:
         lines.append("(saved@B: compute saved at the uniform curve's quality at B; n.s. = interval includes 0)")
     lines += ["", intrinsic_table(result)]
     lines += [f"warning: {w}" for w in result.get("warnings", [])]
+    return "\n".join(lines)
+
+
+def _cell(point: dict[str, Any], show_realized: bool) -> str:
+    """One curve point: mean with its interval, and ``@x`` where the budget spent differs."""
+    ci = None if point["ci_low"] is None else [point["ci_low"], point["ci_high"]]
+    text = number(point["mean"], ci)
+    if show_realized and abs(point["realized_budget"] - point["budget"]) > 1e-9:
+        text += f" @{point['realized_budget']:.2f}"
+    return text
+
+
+def format_portfolio_result(result: dict[str, Any]) -> str:
+    """The portfolio curves (reward vs mean cost) and the AIQ table against the best single option."""
+    curves = result["curves"]
+    methods = [m for m in ("online", "uniform", "random", "best_single", "oracle") if m in curves]
+    unit = next(iter(result["costs"].values()))["unit"]
+    lines = [f"{result['task']} / {result['bank']} / {result['submission']}  (portfolio over "
+             f"{len(result['decoders'])} decoders, {result['n_queries']} {result['split']} queries, "
+             f"95% bootstrap CI over {result['bootstrap']} replicates, seed {result['seed']})",
+             f"signature: {result['signature']}",
+             f"cost per sample ({unit}): " + ", ".join(f"{d} {result['costs'][d]['value']:g}" for d in result["decoders"])
+             + "; source: " + "; ".join(sorted({c["source"] for c in result["costs"].values()})),
+             ""]
+    header = f"{'budget':>9} | " + " | ".join(f"{m:^28}" for m in methods)
+    lines += [f"{'(' + unit + ')':>9}", header, "-" * len(header)]
+    for i, budget in enumerate(result["budgets"]):
+        cells = " | ".join(f"{_cell(curves[m][i], True):^28}" for m in methods)
+        lines.append(f"{budget:>9.4g} | {cells}")
+    lines.append("(@x = mean cost actually spent when below the budget: nothing is bought that gains nothing)")
+    summary = result["summary"]
+    lines.append("")
+    fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+    for m in methods:
+        ci = summary["aiq_ci"].get(m)
+        text = f"{m:>11}: AIQ {summary['aiq'][m]:.4f}" + (f" [{ci[0]:.4f},{ci[1]:.4f}]" if ci else "")
+        if m in summary["aiq_vs_best_single"]:
+            d = summary["aiq_vs_best_single"][m]
+            text += f"   vs best single {d['diff']:+.4f} [{fmt(d['ci_low'])},{fmt(d['ci_high'])}]"
+        lines.append(text)
+    for m in ("online", "oracle"):
+        saved = summary["compute_saved"].get(m, [])
+        shown = saved[:: max(1, len(saved) // 4)][:4]
+        if shown:
+            lines.append(f"{m:>11}: cost saved at matched quality vs best single  " + "  ".join(
+                f"B={s['budget']:g}: {'n/a' if s['saving_pct'] is None else format(s['saving_pct'], '.0f') + '%'}"
+                for s in shown))
+    best = summary["best_single_options"]
+    lines.append("best single options (frontier): " + ", ".join(
+        f"{'none' if b['decoder'] is None else b['decoder']} x{b['k']}" for b in best))
+    if summary.get("excluded_from_single"):
+        lines.append(f"not single options (samples missing for some queries): {summary['excluded_from_single']}")
+    if "apgr" in summary:
+        lines.append(f"two decoders: weak {summary['weak']} {summary['weak_mean']:.3f}, strong {summary['strong']} "
+                     f"{summary['strong_mean']:.3f}; APGR " + ", ".join(
+                         f"{m} {fmt(v)}" for m, v in summary["apgr"].items()))
+    intr = result["intrinsic"]
+    lines.append(f"\nintrinsic ({intr['loss_name']}, {intr['target_kind']}): loss {intr['loss']:.4f}  "
+                 f"Avg {intr['loss_avg']:.4f}  Opt {intr['loss_opt']:.4f}  "
+                 f"spearman(mean over decoders) {fmt(intr['spearman_mean_over_decoders'])}")
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from bench import __version__
 from bench.fileio import atomic_write_bytes
 from bench.leaderboard.collect import collect_results, group_results
 from bench.leaderboard.plots import group_plots
+from bench.leaderboard.portfolio import build_portfolio_sections
 from bench.leaderboard.site import render_site
 from bench.leaderboard.tables import render_csv, render_markdown
 
@@ -83,4 +84,5 @@ def build_leaderboard(results_dir: Path, out_dir: Path) -> list[Path]:
     for path, data in outputs.items():
         atomic_write_bytes(path, data)
         written.append(path)
+    written += build_portfolio_sections(results_dir, out_dir)  # portfolio hook (bench/leaderboard/portfolio.py)
     return sorted(written)

@@ -436,7 +436,7 @@ def _load_allocation(f: _Fields) -> AllocationByBin:
 
 def find_result_files(results_dir: Path) -> list[Path]:
     """Every ``*.json`` under ``results_dir`` (recursively), sorted for a deterministic order."""
-    return sorted(p for p in Path(results_dir).rglob("*.json") if p.is_file())
+    return sorted(p for p in Path(results_dir).rglob("*.json") if p.is_file() and "@portfolio-" not in p.name)
 
 
 def collect_results(results_dir: Path) -> list[Result]:

@@ -16,6 +16,13 @@ The *target kind* depends on the bank's setting (the paper's section 3.3):
                       j = 1..b_max (Eq. 6).  Shape ``(n, b_max)``, finite.
 ``preference``        routing: p(S > W | x_i) = E[sigmoid(r_S - r_W)] (Eq. 8 / 11).
                       Shape ``(n,)`` with values in [0, 1].
+``success_prob_per_decoder``      portfolio, binary: lambda_id for each of the D decoders
+                      (``extra["decoders"]`` in order).  Shape ``(n, D)`` in [0, 1]; loss: soft
+                      cross-entropy (Eq. 7) averaged over decoders.
+``marginal_rewards_per_decoder``  portfolio, real: each decoder's Delta_1..Delta_K, decoder after
+                      decoder.  Shape ``(n, D * K)``; loss: squared error (Eq. 6) summed over all.
+
+For the vector kinds ``b_max`` is the width of one target (b_max, D or D * K).
 
 Labels of test queries never reach a predictor: a :class:`TestView` has no targets.
 """
@@ -35,7 +42,12 @@ TARGET_KINDS: dict[str, str] = {
     "success_prob": "scalar",
     "marginal_rewards": "vector",
     "preference": "scalar",
+    "success_prob_per_decoder": "vector",
+    "marginal_rewards_per_decoder": "vector",
 }
+
+#: target kinds whose values are probabilities in [0, 1] (soft cross-entropy, sigmoid heads)
+PROBABILITY_KINDS: frozenset[str] = frozenset({"success_prob", "preference", "success_prob_per_decoder"})
 
 
 @dataclass(frozen=True)
@@ -46,10 +58,12 @@ class TrainView:
     ----------
     task, bank : str
         Names, for logging only.
-    setting : {"best_of_k", "routing"}
-    target_kind : {"success_prob", "marginal_rewards", "preference"}
+    setting : {"best_of_k", "routing", "portfolio"}
+    target_kind : str
+        One of :data:`TARGET_KINDS`.
     b_max : int
-        Length of a marginal-reward vector (``marginal_rewards``); 1 otherwise.
+        Width of a vector target (``marginal_rewards``: b_max; ``success_prob_per_decoder``:
+        D; ``marginal_rewards_per_decoder``: D * K); 1 otherwise.
     query_ids : ndarray of str, shape (n,)
     splits : ndarray of str, shape (n,)
         ``"train"`` or ``"val"`` per query: use ``"val"`` for early stopping.
@@ -143,7 +157,7 @@ def check_predictions(
         )
     if arr.shape != shape:
         raise PredictorContractError(
-            f"{source} returned marginal-reward vectors of length {arr.shape[1]}; "
+            f"{source} returned {target_kind} vectors of length {arr.shape[1]}; "
             f"expected b_max = {b_max} (shape {shape})"
         )
     bad = ~np.isfinite(arr)
@@ -152,7 +166,7 @@ def check_predictions(
             f"{source} returned {int(bad.sum())} NaN or infinite values "
             f"(first at row {int(np.argwhere(bad)[0][0])})"
         )
-    if TARGET_KINDS[target_kind] == "scalar" and ((arr < 0).any() or (arr > 1).any()):
+    if target_kind in PROBABILITY_KINDS and ((arr < 0).any() or (arr > 1).any()):
         lo, hi = float(arr.min()), float(arr.max())
         raise PredictorContractError(
             f"{source} returned {target_kind} values outside [0, 1] (min {lo:.4g}, max {hi:.4g})"

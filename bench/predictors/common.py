@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from bench.errors import UnknownNameError
-from bench.predictors.base import TARGET_KINDS
+from bench.predictors.base import PROBABILITY_KINDS
 
 #: features a probe uses when its ``feature`` param is not set, best first: the paper's
 #: last hidden state of a small LM, then a sentence embedding.
@@ -87,7 +87,13 @@ def tidy_marginal_rewards(delta: np.ndarray) -> np.ndarray:
 
 
 def finish_predictions(raw: np.ndarray, target_kind: str) -> np.ndarray:
-    """Clip probabilities into [0, 1] or tidy marginal vectors; float64."""
-    if TARGET_KINDS[target_kind] == "vector":
+    """Clip probabilities into [0, 1] or tidy marginal vectors; float64.
+
+    ``marginal_rewards_per_decoder`` rows hold D vectors side by side: they are returned as
+    they are (the portfolio allocator makes each decoder's vector non-increasing).
+    """
+    if target_kind in PROBABILITY_KINDS:
+        return np.clip(np.asarray(raw, dtype=np.float64), 0.0, 1.0)
+    if target_kind == "marginal_rewards":
         return tidy_marginal_rewards(raw)
-    return np.clip(np.asarray(raw, dtype=np.float64), 0.0, 1.0)
+    return np.asarray(raw, dtype=np.float64)

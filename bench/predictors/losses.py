@@ -5,6 +5,8 @@ Losses (section 3 of the paper), chosen by the bank's target kind:
 ``success_prob``      cross-entropy against the soft target lambda_i (Eq. 7), on a logit;
 ``preference``        the same soft cross-entropy against p(S > W | x_i) (Eq. 8 / 11);
 ``marginal_rewards``  squared error summed over the b_max marginal rewards (Eq. 6).
+Portfolio (one output per decoder): ``success_prob_per_decoder`` the soft cross-entropy averaged
+over the D logits; ``marginal_rewards_per_decoder`` the squared error summed over D * K values.
 
 Used by ``submissions/mlp-probe`` (on cached features) and ``submissions/lora-probe`` (on a
 LoRA-adapted LM); importing this module imports torch.
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.predictors.base import TARGET_KINDS
+from bench.predictors.base import PROBABILITY_KINDS, TARGET_KINDS
 
 
 def output_size(target_kind: str, b_max: int) -> int:
@@ -39,16 +41,20 @@ def target_loss(target_kind: str, outputs: torch.Tensor, targets: torch.Tensor) 
         Logits for probabilities, values for marginal rewards.
     targets : Tensor, shape (n,) or (n, b_max)
     """
-    if TARGET_KINDS[target_kind] == "vector":
+    if target_kind not in PROBABILITY_KINDS:
         return ((outputs - targets) ** 2).sum(dim=1).mean()  # Eq. 6
+    if TARGET_KINDS[target_kind] == "vector":            # one logit per decoder
+        return nn.functional.binary_cross_entropy_with_logits(outputs, targets)
     return nn.functional.binary_cross_entropy_with_logits(outputs[:, 0], targets)  # Eq. 7
 
 
 def outputs_to_predictions(target_kind: str, outputs: torch.Tensor) -> np.ndarray:
     """Head outputs -> predictions: sigmoid for probabilities, identity for marginals."""
     with torch.no_grad():
-        if TARGET_KINDS[target_kind] == "vector":
+        if target_kind not in PROBABILITY_KINDS:
             return outputs.double().cpu().numpy()
+        if TARGET_KINDS[target_kind] == "vector":
+            return torch.sigmoid(outputs).double().cpu().numpy()
         return torch.sigmoid(outputs[:, 0]).double().cpu().numpy()
 
 

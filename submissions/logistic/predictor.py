@@ -6,6 +6,9 @@ given twice, labelled 1 with weight t_i and 0 with weight 1 - t_i: the weighted 
 then exactly the soft cross-entropy of the paper's Eq. 7.
 ``marginal_rewards``: ridge regression on the b_max-vector (the squared error of Eq. 6),
 then each vector is made non-negative and non-increasing from j = 2 on.
+Portfolio (one output per decoder): ``success_prob_per_decoder`` fits one soft logistic
+regression per decoder (the same C for all, chosen on val for the mean over decoders);
+``marginal_rewards_per_decoder`` is ridge regression on the D * K vector.
 
 The regularisation strength is picked on the val split (or a seeded 10 % of train) from a
 small grid, then the model is refitted on train + val.  Features are standardised.
@@ -21,7 +24,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from bench.metrics import soft_cross_entropy
-from bench.predictors.base import TARGET_KINDS
+from bench.predictors.base import PROBABILITY_KINDS, TARGET_KINDS
 from bench.predictors.common import choose_feature, finish_predictions, fit_val_indices
 
 
@@ -68,10 +71,16 @@ class LogisticProbe:
     def _make(self, strength: float, x: np.ndarray, t: np.ndarray, seed: int):
         if self.vector_:
             return make_pipeline(StandardScaler(), Ridge(alpha=strength)).fit(x, t)
+        if self.multi_:                       # one probability per decoder: one model per column
+            return [_soft_logistic(strength, x, t[:, j], seed) for j in range(t.shape[1])]
         return _soft_logistic(strength, x, t, seed)
 
     def _predict_raw(self, model, x: np.ndarray) -> np.ndarray:
-        return model.predict(x) if self.vector_ else model.predict_proba(x)[:, 1]
+        if self.vector_:
+            return model.predict(x)
+        if self.multi_:
+            return np.stack([m.predict_proba(x)[:, 1] for m in model], axis=1)
+        return model.predict_proba(x)[:, 1]
 
     def _val_loss(self, model, x: np.ndarray, t: np.ndarray) -> float:
         p = self._predict_raw(model, x)
@@ -82,7 +91,8 @@ class LogisticProbe:
     def fit(self, train) -> "LogisticProbe":
         self.feature_ = choose_feature(train.features, self.feature)
         self.target_kind_ = train.target_kind
-        self.vector_ = TARGET_KINDS[train.target_kind] == "vector"
+        self.vector_ = train.target_kind not in PROBABILITY_KINDS        # regression (ridge)
+        self.multi_ = not self.vector_ and TARGET_KINDS[train.target_kind] == "vector"
         seed = train.seed if self.seed is None else self.seed
         x = np.asarray(train.features[self.feature_], dtype=np.float64)
         t = np.asarray(train.targets, dtype=np.float64)
@@ -92,6 +102,15 @@ class LogisticProbe:
         if fixed is not None or len(val_rows) == 0:
             self.strength_ = float(fixed if fixed is not None else grid[len(grid) // 2])
             self.val_losses_ = {}
+        elif self.multi_:
+            # one C for every decoder, chosen on the mean success probability over decoders
+            # (5 fits instead of 5 per decoder; then one fit per decoder)
+            mean_t = t.mean(axis=1)
+            self.val_losses_ = {
+                s: soft_cross_entropy(mean_t[val_rows], _soft_logistic(s, x[fit_rows], mean_t[fit_rows], seed)
+                                      .predict_proba(x[val_rows])[:, 1]) for s in grid
+            }
+            self.strength_ = min(self.val_losses_, key=self.val_losses_.get)
         else:
             self.val_losses_ = {
                 s: self._val_loss(self._make(s, x[fit_rows], t[fit_rows], seed), x[val_rows], t[val_rows])

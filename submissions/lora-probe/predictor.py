@@ -169,6 +169,9 @@ class LoRAProbe:
             self.net_.head.bias.copy_(torch.as_tensor(np.atleast_1d(mean), dtype=torch.float32))
 
     def fit(self, train) -> "LoRAProbe":
+        if train.target_kind.endswith("_per_decoder"):
+            raise ValueError("lora-probe predicts one output per query; it does not support the portfolio "
+                             f"setting ({train.target_kind}): use logistic or mlp-probe there")
         self.target_kind_ = train.target_kind
         seed = train.seed if self.seed is None else self.seed
         prompts = list(train.prompts)

@@ -4,6 +4,8 @@ Input: one feature matrix of the bank (by default the last hidden state of Gemma
 prompt's last token, as in the paper, else MiniLM sentence embeddings), standardised with the
 fit rows' statistics.  Output: a logit for ``success_prob``/``preference`` trained with the soft
 cross-entropy of Eq. 7, or the b_max marginal rewards trained with the squared error of Eq. 6.
+Portfolio setting: one output per decoder (D logits for ``success_prob_per_decoder``, D * K
+values for ``marginal_rewards_per_decoder``), the same losses over all outputs.
 Adam, mini-batches, early stopping on the bank's val split (or a seeded 10 % of train).
 Seeded and deterministic; a few seconds on a CPU for a few thousand queries.
 """

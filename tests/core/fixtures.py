@@ -12,7 +12,8 @@ from bench.bank import save_bank
 
 def fixture_bank(directory: Path, *, n_queries: int = 60, n_samples: int = 8, reward: str = "binary",
                  setting: str = "best_of_k", ragged: bool = False, seed: int = 0, task: str = "gsm8k",
-                 name: str = "fixture") -> Path:
+                 name: str = "fixture", decoders: list[str] | None = None,
+                 cost: dict[str, dict] | None = None) -> Path:
     """Write a FIXTURE bank with random rewards and a feature that reveals difficulty."""
     rng = np.random.default_rng(seed)
     ids = [f"q{i:04d}" for i in range(n_queries)]
@@ -20,7 +21,8 @@ def fixture_bank(directory: Path, *, n_queries: int = 60, n_samples: int = 8, re
     difficulty = rng.random(n_queries)
     queries = pd.DataFrame({"query_id": ids, "split": splits,
                             "prompt": [f"fixture prompt {i}" for i in range(n_queries)]})
-    decoders = ["weak", "strong"] if setting == "routing" else ["model"]
+    if decoders is None:
+        decoders = ["weak", "strong"] if setting == "routing" else ["model"]
     records = []
     for d, decoder in enumerate(decoders):
         for i, qid in enumerate(ids):
@@ -32,5 +34,7 @@ def fixture_bank(directory: Path, *, n_queries: int = 60, n_samples: int = 8, re
     rewards = pd.DataFrame.from_records(records, columns=["query_id", "decoder", "sample", "reward"])
     manifest = {"task": task, "name": name, "setting": setting, "reward": reward, "decoders": decoders,
                 "provenance": {"kind": "FIXTURE: random rewards for tests"}, "license": "CC0-1.0"}
+    if cost is not None:
+        manifest["cost"] = cost
     save_bank(directory, manifest, queries, rewards)
     return directory

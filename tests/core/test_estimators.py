@@ -84,3 +84,16 @@ def test_fractional_budget_is_mixture_of_floor_and_ceil():
     q = np.array([[0.0, 0.5, 0.7, 0.8]])
     assert estimators.expected_reward(q, np.array([1.25]))[0] == pytest.approx(0.75 * 0.5 + 0.25 * 0.7)
     assert estimators.expected_reward(q, np.array([3.0]))[0] == pytest.approx(0.8)
+
+
+def test_binary_table_from_success_counts_equals_the_order_statistics_table():
+    from bench.estimators import best_of_k_table, binary_best_of_k_table
+
+    rng = np.random.default_rng(11)
+    counts = rng.integers(0, 9, size=300)
+    rewards = (rng.random((300, 8)) < rng.random((300, 1))).astype(float)
+    rewards[np.arange(8)[None, :] >= counts[:, None]] = np.nan
+    expected = best_of_k_table(rewards, counts, 10, default_reward=0.25)
+    got = binary_best_of_k_table(np.nansum(rewards, axis=1).astype(int), counts, 10, default_reward=0.25)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    assert np.array_equal(np.isnan(got), np.isnan(expected))

@@ -24,6 +24,9 @@ FEATURE = "fixture-bow"
 B_MAX = 4
 N_TRAIN, N_VAL = 48, 16
 SETTINGS = {"success_prob": "best_of_k", "marginal_rewards": "best_of_k", "preference": "routing"}
+#: portfolio target kinds: one output per decoder; the three decoders are the fixture's OpenAI
+#: samples (4 per query), Mixtral (1) and GPT-4 (1), all real labels
+PORTFOLIO_KINDS = ("success_prob_per_decoder", "marginal_rewards_per_decoder")
 
 
 def load_rows() -> list[dict]:
@@ -45,6 +48,13 @@ def bow_features(texts: list[str], dim: int = 32) -> np.ndarray:
 def fixture_targets(rows: list[dict], target_kind: str) -> np.ndarray:
     """Targets of each kind derived from the real labels (see module docstring)."""
     lam = np.array([np.mean(r["openai_correct"]) for r in rows])
+    if target_kind in PORTFOLIO_KINDS:
+        per_decoder = np.stack([lam, [float(r["mixtral_correct"]) for r in rows],
+                                [float(r["gpt4_correct"]) for r in rows]], axis=1)
+        if target_kind == "success_prob_per_decoder":
+            return per_decoder
+        return np.concatenate([np.stack([p * (1 - p) ** (j - 1) for j in range(1, B_MAX + 1)], axis=1)
+                               for p in per_decoder.T], axis=1)
     if target_kind == "success_prob":
         return lam
     if target_kind == "marginal_rewards":  # binary best-of-k: Delta_j = lam (1 - lam)^(j-1)
@@ -61,8 +71,8 @@ def build_views(target_kind: str, seed: int = 0) -> tuple[TrainView, TestView, n
     ids = np.array([r["query_id"] for r in rows])
     feats = bow_features(prompts)
     targets = fixture_targets(rows, target_kind)
-    b_max = B_MAX if target_kind == "marginal_rewards" else 1
-    common = dict(task="gsm8k-fixture", bank="fixture", setting=SETTINGS[target_kind],
+    b_max = targets.shape[1] if targets.ndim == 2 else 1
+    common = dict(task="gsm8k-fixture", bank="fixture", setting=SETTINGS.get(target_kind, "portfolio"),
                   target_kind=target_kind, b_max=b_max, seed=seed)
     train = TrainView(query_ids=ids[:n_fit], splits=np.array(["train"] * N_TRAIN + ["val"] * N_VAL),
                       prompts=prompts[:n_fit], features={FEATURE: feats[:n_fit]},

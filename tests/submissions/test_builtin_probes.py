@@ -22,7 +22,7 @@ from bench.paths import submissions_root
 from bench.predictors.base import check_predictions
 from bench.submissions import load_submission, run_submission
 
-from conftest import FEATURE, SETTINGS, build_views
+from conftest import FEATURE, PORTFOLIO_KINDS, SETTINGS, build_views
 
 IN_PROCESS = ["constant", "logistic", "mlp-probe"]
 
@@ -145,3 +145,33 @@ def test_probe_without_features_says_how_to_add_them(tmp_path: Path) -> None:
         make_predictor("mlp-probe").fit(bare)
     with pytest.raises(Exception, match=rf"feature 'minilm' is not in this bank; available: {FEATURE}"):
         make_predictor("logistic", feature="minilm").fit(train)
+
+
+@pytest.mark.parametrize("target_kind", PORTFOLIO_KINDS)
+@pytest.mark.parametrize("name", IN_PROCESS)
+def test_portfolio_multi_output_contract(name: str, target_kind: str) -> None:
+    """One output per decoder (D = 3 here, or D * K marginals): valid, deterministic, and the
+    learned probes fit their training targets better than the constant (train mean)."""
+    train, test, _ = build_views(target_kind)
+    first = make_predictor(name).fit(train).predict(test)
+    second = make_predictor(name).fit(train).predict(test)
+    checked = check_predictions(first, target_kind, len(test), test.b_max, source=name)
+    assert checked.shape == (len(test), train.targets.shape[1])
+    np.testing.assert_array_equal(first, second)
+    if name != "constant":
+        fitted = make_predictor(name).fit(train)
+        in_sample = fitted.predict(dataclasses.replace(test, query_ids=train.query_ids, prompts=train.prompts,
+                                                       features=train.features))
+        t = train.targets
+        if target_kind == "success_prob_per_decoder":
+            from bench.metrics import soft_cross_entropy
+            assert soft_cross_entropy(t, in_sample) < soft_cross_entropy(t, np.broadcast_to(t.mean(axis=0), t.shape))
+        else:
+            assert np.mean((in_sample - t) ** 2) < np.mean((t - t.mean(axis=0)) ** 2)
+
+
+def test_lora_probe_refuses_the_portfolio_setting_clearly() -> None:
+    train, _, _ = build_views("success_prob_per_decoder")
+    probe = load_module("lora-probe").LoRAProbe()
+    with pytest.raises(ValueError, match="does not support the portfolio"):
+        probe.fit(train)
