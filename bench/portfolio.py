@@ -46,7 +46,7 @@ import numpy as np
 
 from bench import estimators
 from bench.bank import Bank
-from bench.bootstrap import bootstrap_means
+from bench.bootstrap import bootstrap_means, finite_or_none, interval
 from bench.errors import HardbenchError
 from bench.metrics import (
     apgr,
@@ -760,15 +760,16 @@ def portfolio_curve_points(curves: PortfolioCurves, n_bootstrap: int, seed: int
     means = stacked.mean(axis=0)
     if n_bootstrap > 0:
         reps = bootstrap_means(stacked, n_bootstrap, seed)
-        low, high = np.quantile(reps, [0.025, 0.975], axis=0)
-    else:
-        reps, low, high = None, means, means
+        low, high = interval(reps)
+    else:   # no replicates: no interval (null), never a zero-width one
+        reps, low, high = None, np.full_like(means, np.nan), np.full_like(means, np.nan)
     width = len(curves.budgets)
     points = {}
     for k, method in enumerate(methods):
         sl = slice(k * width, (k + 1) * width)
         points[method] = [
-            {"budget": b, "realized_budget": float(r), "mean": float(m), "ci_low": float(lo), "ci_high": float(hi)}
+            {"budget": b, "realized_budget": float(r), "mean": float(m), "ci_low": finite_or_none(lo),
+             "ci_high": finite_or_none(hi)}
             for b, r, m, lo, hi in zip(curves.budgets, curves.realized[method], means[sl], low[sl], high[sl])]
     return points, reps
 

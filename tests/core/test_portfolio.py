@@ -23,7 +23,8 @@ from bench.portfolio import (
     single_option_frontier,
 )
 from bench.portfolio import portfolio_summary
-from bench.scoring import compute_curves, curve_points, problem_from_bank, summarize
+from bench.bootstrap import percentile_interval
+from bench.scoring import compute_curves, problem_from_bank, score
 from tests.core.fixtures import fixture_bank
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,10 +195,10 @@ def _routing_reduction(bank, preference):
     # today's APGR and share@x% (routing summary) for the methods whose curves agree
     summary = portfolio_summary(curves, test, None)
     routing = problem_from_bank(bank)
-    today_summary = summarize(curve_points(compute_curves(
+    today_summary = score(
         routing.subset(routing.splits == "test"), routing.subset(routing.splits == "val"),
-        preference[routing.splits == "test"], preference[routing.splits == "val"], budgets), 0, 0),
-        routing.subset(routing.splits == "test"))
+        routing.subset(routing.splits == "train"), preference[routing.splits == "test"],
+        preference[routing.splits == "val"], budgets, n_bins=10, seed=0, n_bootstrap=0).summary
     for method in ("online", "random"):
         assert summary["apgr"][method] == pytest.approx(today_summary["apgr"][method], abs=1e-12)
         assert summary["strong_share_for_pgr"][method] == pytest.approx(
@@ -259,14 +260,13 @@ def test_ties_are_shared_per_query_exactly_as_the_unit_greedy(seed):
 
 def test_portfolio_intervals_use_the_same_replicates_as_every_other_curve(tmp_path):
     from bench.portfolio import portfolio_curve_points
-    from bench.scoring import CurveSet
 
     bank = load_bank(fixture_bank(tmp_path / "b", n_queries=60, n_samples=4))
     port = portfolio_problem_from_bank(bank, cost_unit="call")
     curves = compute_portfolio_curves(port, np.full((60, 1), 0.4), [0.0, 1.0, 2.5])
     points, reps = portfolio_curve_points(curves, 200, seed=4)
-    reference = curve_points(CurveSet(curves.budgets, curves.realized, curves.per_query, np.zeros((0, 0))), 200, 4)
-    assert reps.shape == (200, 5 * 3) and points.keys() == reference.keys()
-    for method in points:
-        for ours, theirs in zip(points[method], reference[method]):
-            assert ours == pytest.approx(theirs, rel=0, abs=1e-12)     # same replicates (BLAS rounding aside)
+    assert reps.shape == (200, 5 * 3)
+    for method, values in curves.per_query.items():      # bench.bootstrap's replicates of the same seed
+        low, high = percentile_interval(values, 200, 4)
+        np.testing.assert_allclose([p["ci_low"] for p in points[method]], low, rtol=0, atol=1e-12)
+        np.testing.assert_allclose([p["ci_high"] for p in points[method]], high, rtol=0, atol=1e-12)
