@@ -39,10 +39,12 @@ nav ul{padding-left:1.2rem;columns:2}
 dl.sig{display:flex;flex-wrap:wrap;gap:.2rem 1.2rem;font-size:.85rem;margin:.4rem 0}
 dl.sig div{display:flex;gap:.3rem}dl.sig dt{color:#666}dl.sig dd{margin:0;font-family:ui-monospace,monospace}
 .scroll{overflow-x:auto}
-table.lb{border-collapse:collapse;font-size:.85rem;background:#fff}
-table.lb th,table.lb td{border:1px solid #ddd;padding:.25rem .5rem;white-space:nowrap}
-table.lb th{position:sticky;top:0;background:#f4f4f4;vertical-align:bottom}
-table.lb td .ci{color:#666;font-size:.78rem;margin-left:.25rem}
+table.lb{border-collapse:collapse;font-size:.8rem;background:#fff}
+table.lb th,table.lb td{border:1px solid #ddd;padding:.2rem .4rem;white-space:nowrap}
+table.lb th{background:#f4f4f4;vertical-align:bottom}
+table.lb th{white-space:normal;min-width:2.2rem;max-width:8rem}
+table.lb td .ci{display:block;color:#666;font-size:.74rem}
+table.lb td.mark{white-space:normal;min-width:5.5rem}
 table.lb td.mark-better{color:#0a6b2d;font-weight:600}table.lb td.mark-worse{color:#a11}
 p.size{margin:.3rem 0;font-size:.9rem}
 p.warn{margin:.3rem 0;padding:.35rem .6rem;background:#fff4e5;border-left:4px solid #e69500;font-size:.9rem}
@@ -120,7 +122,7 @@ def render_table(table: Table, table_id: str) -> str:
             data = _e(value if c.kind == "text" and value is not None else format_csv_value(value))
             if c.key.startswith("vs_") and isinstance(value, str):
                 verdict = value.split(" ", 1)[0]
-                css = f' class="mark-{verdict}"' if verdict in ("better", "worse") else ""
+                css = f' class="mark mark-{verdict}"' if verdict in ("better", "worse") else ' class="mark"'
             cells.append(f'<td{css} data-v="{data}">{_cell(value, c.kind, row.intervals, c.key)}</td>')
         attr = "data-reference" if row.is_reference else "data-submission"
         bodies[row.is_reference].append(

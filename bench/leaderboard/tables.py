@@ -437,7 +437,8 @@ def _mark(stat: Paired | None) -> str:
     if stat is None:
         return MISSING
     p = "" if stat.p_le_0 is None else f", p={stat.p_le_0:.3f}"
-    return f"{stat.verdict} ({stat.diff:+.3f}{p})"
+    diff = f"{stat.diff:+.3f}"
+    return f"{stat.verdict} ({'+0.000' if diff == '-0.000' else diff}{p})"
 
 
 @dataclass(frozen=True)
