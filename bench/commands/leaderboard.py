@@ -20,12 +20,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the leaderboard and print where it went."""
+    """Build the leaderboard, print each section's ranking (plain text) and where it went."""
     from bench.leaderboard import build_leaderboard  # matplotlib only when this command runs
+    from bench.leaderboard.collect import collect_results, group_results
+    from bench.leaderboard.tables import render_text
 
     results_dir = args.results if args.results is not None else results_root()
     out_dir = args.out if args.out is not None else results_root()
     written = build_leaderboard(results_dir, out_dir)
+    print(render_text(group_results(collect_results(results_dir))))
     print(f"wrote {len(written)} files to {out_dir}: {out_dir / 'LEADERBOARD.md'}, "
           f"{out_dir / 'site' / 'index.html'}")
     return 0

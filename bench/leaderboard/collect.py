@@ -1,11 +1,17 @@
-"""Read ``hardbench-result/1`` files and group them into comparable leaderboard groups.
+"""Read ``hardbench-result/1`` and ``/2`` files and group them into comparable leaderboard groups.
 
 The loader validates exactly the fields the leaderboard uses and turns the JSON into frozen
 dataclasses, so the table, plot and site code trusts what it receives.  Grouping follows the
 STYLE guide's rule: rows are ranked together only when everything that changes the numbers
 agrees (task, bank and its sha256, setting, split, bootstrap, seed, harness version, budget
-grid).  Results that differ land in separate groups, each with its own header; nothing is
-silently mixed, and the reference curves (oracle, uniform/random) of one group must agree.
+grid, decoders and the bank the predictor was trained on).  Results that differ land in separate
+groups, each with its own header; nothing is silently mixed, and the reference curves (oracle,
+uniform/random) of one group must agree.
+
+Format v2 (contracts 2 and 3 of the project brief) adds ``summary.ci`` (every summary number's
+95 % interval, same nesting as the point values), ``summary.paired_vs_baseline``, per-query
+``predictions``, ``decoders`` and ``train_bank``.  A v1 file lacks them: it is read with no
+intervals, the bank's default decoders and no train bank.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from typing import Any
 
 from bench.errors import ResultFormatError
 
-#: the only result format version this reader understands
+#: the result format versions this reader understands (v1 has no intervals on summary numbers)
 RESULT_FORMAT = "hardbench-result/1"
+RESULT_FORMAT_V2 = "hardbench-result/2"
+RESULT_FORMATS: tuple[str, ...] = (RESULT_FORMAT, RESULT_FORMAT_V2)
 #: settings and the methods each must report a curve for
 SETTING_METHODS: dict[str, tuple[str, ...]] = {
     "best_of_k": ("online", "offline", "uniform", "oracle"),
@@ -42,8 +50,8 @@ class CurvePoint:
     budget: float
     realized_budget: float
     mean: float
-    ci_low: float
-    ci_high: float
+    ci_low: float | None  # None: no interval (``--bootstrap 0`` in format v2)
+    ci_high: float | None
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,26 @@ class Result:
     summary: Summary
     intrinsic: Intrinsic
     allocation_by_bin: AllocationByBin | None
+    #: format version (1 or 2); v1 files carry no summary intervals
+    format_version: int = 1
+    #: decoder names in role order (v2 ``decoders``; v1: the bank's defaults when the bank is
+    #: found locally, else empty = "the bank's defaults")
+    decoders: tuple[str, ...] = ()
+    #: the bank the predictor was fitted on when it differs from the scored bank (v2), else None
+    train_bank: str | None = None
+    #: ``summary.ci`` as stored (same nesting as the summary; leaves ``[low, high]`` or null)
+    summary_ci: Any = None
+    #: ``intrinsic.ci`` when a result stores one (same rule), else None
+    intrinsic_ci: Any = None
+    #: ``summary.paired_vs_baseline``: method -> metric -> {diff, ci_low, ci_high, p_le_0}
+    paired_vs_baseline: Mapping[str, Any] | None = None
+    #: the whole JSON object, for paired comparisons that need per-query predictions
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def has_intervals(self) -> bool:
+        """True when the file stores summary intervals (format v2 with bootstrap > 0)."""
+        return self.summary_ci is not None
 
 
 @dataclass(frozen=True)
@@ -147,11 +175,18 @@ class GroupKey:
     budgets: tuple[float, ...]
     offline_options: str
     signature: str  # the result signature without its ``sub:`` part
+    decoders: tuple[str, ...] = ()  # empty: the bank's defaults (v1 file, bank not found)
+    train_bank: str = ""  # empty: trained on the scored bank itself
 
     def sort_key(self) -> tuple[Any, ...]:
-        return (self.task, self.bank, self.bank_sha256, self.setting, self.split, self.seed,
-                self.bootstrap, self.harness_version, self.budgets, self.offline_options,
-                self.signature, self.reward, self.n_queries)
+        return (self.task, self.bank, self.bank_sha256, self.setting, self.train_bank,
+                self.decoders, self.split, self.seed, self.bootstrap, self.harness_version,
+                self.budgets, self.offline_options, self.signature, self.reward, self.n_queries)
+
+    @property
+    def is_transfer(self) -> bool:
+        """The predictor was fitted on another bank (``--train-bank``): a generalization run."""
+        return bool(self.train_bank)
 
     def slug(self) -> str:
         """A file-name-safe, unique, deterministic name for this group's plots."""
@@ -289,9 +324,10 @@ def load_result(path: Path, results_dir: Path | None = None) -> Result:
     if not isinstance(obj, dict):
         raise ResultFormatError(f"{source}: a result file must hold a JSON object")
     fmt = obj.get("format")
-    if fmt != RESULT_FORMAT:
+    if fmt not in RESULT_FORMATS:
         raise ResultFormatError(
-            f"{source}: field 'format' is {fmt!r}; this leaderboard reads only {RESULT_FORMAT!r}")
+            f"{source}: field 'format' is {fmt!r}; this leaderboard reads "
+            f"{' and '.join(repr(f) for f in RESULT_FORMATS)}")
     f = _Fields(obj, source, "")
     setting = f.string("setting")
     if setting not in SETTING_METHODS:
@@ -318,7 +354,60 @@ def load_result(path: Path, results_dir: Path | None = None) -> Result:
         bootstrap=f.integer("bootstrap"), harness_version=versions.string("hardbench"),
         offline_options=_offline_options(obj.get("offline"), source), budgets=budgets, curves=curves, summary=summary,
         intrinsic=_load_intrinsic(f.sub("intrinsic")), allocation_by_bin=allocation,
+        format_version=RESULT_FORMATS.index(fmt) + 1,
+        decoders=_decoders(obj, f, setting), train_bank=_train_bank(obj, source),
+        summary_ci=_optional_object(obj["summary"], "ci", source, "summary"),
+        intrinsic_ci=_optional_object(obj["intrinsic"], "ci", source, "intrinsic"),
+        paired_vs_baseline=_optional_object(obj["summary"], "paired_vs_baseline", source, "summary"),
+        raw=obj,
     )
+
+
+def _optional_object(parent: Any, key: str, source: str, where: str) -> Any:
+    """``parent[key]`` when it is an object, None when absent or null; refuse anything else."""
+    value = parent.get(key) if isinstance(parent, dict) else None
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ResultFormatError(f"{source}: field '{where}.{key}' must be an object or null, got {value!r}")
+    return value
+
+
+def _train_bank(obj: Mapping[str, Any], source: str) -> str | None:
+    value = obj.get("train_bank")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ResultFormatError(f"{source}: field 'train_bank' must be a bank name or null, got {value!r}")
+    return value
+
+
+def _decoders(obj: Mapping[str, Any], f: _Fields, setting: str) -> tuple[str, ...]:
+    """v2: the stored ``decoders``; v1: the bank's defaults read from its manifest, if found."""
+    value = obj.get("decoders")
+    if value is None:
+        return bank_default_decoders(str(obj.get("task", "")), str(obj.get("bank", "")), setting)
+    if not isinstance(value, list) or not value or not all(isinstance(d, str) and d for d in value):
+        raise f._fail("decoders", "a non-empty list of decoder names", value)
+    return tuple(value)
+
+
+def bank_default_decoders(task: str, bank: str, setting: str) -> tuple[str, ...]:
+    """The decoders a run with the bank's defaults uses (contract 1 of the project brief):
+    ``default_decoder`` (best-of-k; else the first decoder) or ``default_routing`` (routing; else
+    the first two).  Empty when the bank is not found here (e.g. a result from elsewhere)."""
+    from bench.bank import read_manifest, resolve_bank_dir
+    from bench.errors import HardbenchError
+
+    try:
+        manifest = read_manifest(resolve_bank_dir(bank, task))
+    except (HardbenchError, OSError, ValueError):
+        return ()
+    names = [str(d) for d in manifest["decoders"]]
+    if setting == "routing":
+        pair = manifest.get("default_routing") or names[:2]
+        return tuple(str(d) for d in pair)
+    return (str(manifest.get("default_decoder") or names[0]),)
 
 
 def _offline_options(value: Any, source: str) -> str:
@@ -353,7 +442,7 @@ def _load_curves(f: _Fields, setting: str, budgets: tuple[float, ...]
         for i, raw in enumerate(points):
             p = _Fields(raw, f.source, f"curves.{method}[{i}]")
             point = CurvePoint(p.number("budget"), p.number("realized_budget"), p.number("mean"),
-                               p.number("ci_low"), p.number("ci_high"))
+                               p.optional_number("ci_low"), p.optional_number("ci_high"))
             if point.budget != budgets[i]:
                 raise ResultFormatError(
                     f"{f.source}: field 'curves.{method}[{i}].budget' is {point.budget}, "
@@ -483,7 +572,9 @@ def group_key(result: Result) -> GroupKey:
         setting=result.setting, reward=result.reward, split=result.split,
         n_queries=result.n_queries, bootstrap=result.bootstrap, seed=result.seed,
         harness_version=result.harness_version, budgets=result.budgets,
-        offline_options=result.offline_options, signature=signature_without_submission(result.signature, result.submission))
+        offline_options=result.offline_options,
+        signature=signature_without_submission(result.signature, result.submission),
+        decoders=result.decoders, train_bank=result.train_bank or "")
 
 
 def group_results(results: Iterable[Result]) -> list[Group]:

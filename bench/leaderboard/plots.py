@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from bench.fileio import atomic_write_bytes
 from bench.leaderboard.collect import CurvePoint, Group, Result, slugify
+from bench.leaderboard.tables import HEADLINE, format_value, headline_value, ranked_results
 
 #: fixed style: everything that could otherwise come from a user's matplotlibrc
 STYLE: dict[Any, Any] = {  # Any: matplotlib types rc keys as a Literal
@@ -58,42 +59,79 @@ def save_png(fig: Figure, path: Path) -> Path:
 
 
 def _band(ax: Axes, curve: Sequence[CurvePoint], color: str, style: str, label: str,
-          width: float = 1.4, alpha: float = BAND_ALPHA) -> None:
-    """One curve (mean, with markers) and its bootstrap interval as a translucent band."""
+          width: float = 1.4, alpha: float = BAND_ALPHA, marker: str | None = "o") -> None:
+    """One curve (mean, with markers) and its bootstrap interval as a translucent band (no
+    band where the result stores no interval).  On a log axis, points at budget 0 are left out."""
+    if ax.get_xscale() == "log":
+        curve = [p for p in curve if p.realized_budget > 0]
     xs = [p.realized_budget for p in curve]
     ax.plot(xs, [p.mean for p in curve], linestyle=style, color=color, label=label,
-            linewidth=width, marker="o", markersize=2.5)
-    ax.fill_between(xs, [p.ci_low for p in curve], [p.ci_high for p in curve],
-                    color=color, alpha=alpha, linewidth=0)
+            linewidth=width, marker=marker, markersize=2.5)
+    if all(p.ci_low is not None and p.ci_high is not None for p in curve):
+        ax.fill_between(xs, [p.ci_low for p in curve], [p.ci_high for p in curve],  # type: ignore[misc]
+                        color=color, alpha=alpha, linewidth=0)
+
+
+#: small-multiple layout: at most this many panels per row
+PANEL_COLUMNS = 3
+PANEL_SIZE = (3.3, 2.6)  # inches per panel
+SUBMISSION_COLOR = "#1f77b4"
+ORACLE_COLOR = "#7f7f7f"
+BASELINE_COLOR = "#000000"
+
+
+def _log_budgets(group: Group) -> bool:
+    """Best-of-k budgets go on a log2 axis (budget 0, the default reward, is then not drawn)."""
+    return group.key.setting == "best_of_k" and any(b > 0 for b in group.key.budgets)
+
+
+def _budget_axis(ax: Axes, group: Group) -> None:
+    """Best-of-k: budget on a log2 axis, ticks at the powers of two of the grid; routing: linear."""
+    if _log_budgets(group):
+        ax.set_xscale("log", base=2)
+        positive = [b for b in group.key.budgets if b > 0]
+        ticks = [b for b in positive if float(b).is_integer() and (int(b) & (int(b) - 1)) == 0]
+        ticks = ticks or positive
+        ax.set_xticks(ticks, [f"{b:g}" for b in ticks])
+        ax.minorticks_off()
 
 
 def reward_curve_plot(group: Group, path: Path) -> Path:
-    """All submissions' online (solid) and offline (dashed) curves with bootstrap CI bands,
-    plus the oracle (dotted) and the uniform/random baseline (black); x = realized budget."""
+    """Small multiples: one panel per submission (ranked as in the table), each with its online
+    (solid) and offline (dashed) curves and bootstrap bands against the baseline (black) and the
+    oracle (grey, dotted); shared axes; x = realized budget (log2 for best-of-k)."""
+    results = ranked_results(group)
+    ncols = min(PANEL_COLUMNS, len(results))
+    nrows = -(-len(results) // ncols)
+    head = HEADLINE[group.key.setting]
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(7.0, 4.4))
-        ax = fig.add_subplot(1, 1, 1)
-        for i, result in enumerate(group.results):
-            color = PALETTE[i % len(PALETTE)]
-            _band(ax, result.curves["online"], color, "-", f"{result.submission} (online)")
-            _band(ax, result.curves["offline"], color, "--", f"{result.submission} (offline)", 1.0,
-                  BAND_ALPHA / 2)
-        _band(ax, group.reference_curve("oracle"), "#555555", ":", "oracle", 1.6)
-        _band(ax, group.reference_curve(group.baseline), "#000000", "-", group.baseline, 1.8)
-        positive = all(b > 0 for b in group.key.budgets)
-        if group.key.setting == "best_of_k":
-            if positive:
-                ax.set_xscale("log", base=2)
-                ax.set_xticks(list(group.key.budgets), [f"{b:g}" for b in group.key.budgets])
-                ax.minorticks_off()
-            ax.set_xlabel("budget (mean samples per query, realized)")
-        else:
-            ax.set_xlabel("strong-model call share (realized)")
-        ax.set_ylabel(f"mean reward ({group.key.reward})")
-        ax.set_title(f"{group.key.task} / {group.key.bank}  (n={group.key.n_queries}, "
-                     f"{group.key.split}, {group.key.bootstrap} bootstrap)", fontsize=9)
-        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
-        fig.tight_layout()
+        fig = Figure(figsize=(PANEL_SIZE[0] * ncols + 0.4, PANEL_SIZE[1] * nrows + 0.9))
+        axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
+        for i, result in enumerate(results):
+            ax = axes[i // ncols][i % ncols]
+            _budget_axis(ax, group)
+            # the oracle as a line only: three overlapping bands would hide each other
+            _band(ax, group.reference_curve("oracle"), ORACLE_COLOR, ":", "oracle", 1.4, 0.0, None)
+            _band(ax, group.reference_curve(group.baseline), BASELINE_COLOR, "-", group.baseline,
+                  1.2, 0.12, None)
+            _band(ax, result.curves["offline"], SUBMISSION_COLOR, "--", "offline", 1.0, 0.0, None)
+            _band(ax, result.curves["online"], SUBMISSION_COLOR, "-", "online", 1.6, 0.22)
+            shown = format_value(headline_value(result), "stat")
+            ax.set_title(f"{i + 1}. {result.submission}  ({head.label} {shown})", fontsize=8.5)
+        for j in range(len(results), nrows * ncols):  # empty cells of the last row
+            axes[j // ncols][j % ncols].set_visible(False)
+        xlabel = ("budget (mean samples per query, realized; log scale)" if _log_budgets(group)
+                  else "budget (realized)" if group.key.setting == "best_of_k"
+                  else "strong-model call share (realized)")
+        fig.supxlabel(xlabel, fontsize=9)
+        fig.supylabel(f"mean reward ({group.key.reward})", fontsize=9)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper right", bbox_to_anchor=(0.985, 0.995), ncols=4,
+                   fontsize=7.5)
+        fig.suptitle(f"{group.key.task} / {group.key.bank}  (n={group.key.n_queries} "
+                     f"{group.key.split} queries, 95 % bootstrap bands)", x=0.02, ha="left",
+                     fontsize=9.5)
+        fig.tight_layout(rect=(0, 0, 1, 0.96))
         return save_png(fig, path)
 
 

@@ -15,12 +15,19 @@ from collections.abc import Mapping, Sequence
 from bench.leaderboard.collect import Group
 from bench.leaderboard.plots import allocation_plot_name, calibration_plot_name, reward_plot_name
 from bench.leaderboard.tables import (
+    MISSING,
+    ColumnKind,
+    Interval,
     Table,
+    Value,
     format_csv_value,
     format_value,
     group_header,
+    group_size,
     group_tables,
     group_title,
+    group_warnings,
+    transfer_groups,
 )
 
 CSS = """
@@ -32,8 +39,15 @@ nav ul{padding-left:1.2rem;columns:2}
 dl.sig{display:flex;flex-wrap:wrap;gap:.2rem 1.2rem;font-size:.85rem;margin:.4rem 0}
 dl.sig div{display:flex;gap:.3rem}dl.sig dt{color:#666}dl.sig dd{margin:0;font-family:ui-monospace,monospace}
 .scroll{overflow-x:auto}
-table.lb{border-collapse:collapse;font-size:.85rem;background:#fff}
-table.lb th,table.lb td{border:1px solid #ddd;padding:.25rem .5rem;white-space:nowrap}
+table.lb{border-collapse:collapse;font-size:.8rem;background:#fff}
+table.lb th,table.lb td{border:1px solid #ddd;padding:.2rem .4rem;white-space:nowrap}
+table.lb th{background:#f4f4f4;vertical-align:bottom}
+table.lb th{white-space:normal;min-width:2.2rem;max-width:8rem}
+table.lb td .ci{display:block;color:#666;font-size:.74rem}
+table.lb td.mark{white-space:normal;min-width:5.5rem}
+table.lb td.mark-better{color:#0a6b2d;font-weight:600}table.lb td.mark-worse{color:#a11}
+p.size{margin:.3rem 0;font-size:.9rem}
+p.warn{margin:.3rem 0;padding:.35rem .6rem;background:#fff4e5;border-left:4px solid #e69500;font-size:.9rem}
 table.lb td.num{text-align:right;font-variant-numeric:tabular-nums}
 table.lb th button{all:unset;cursor:pointer;font-weight:600}
 table.lb th[aria-sort=ascending] button::after{content:" \\25B2"}
@@ -106,7 +120,10 @@ def render_table(table: Table, table_id: str) -> str:
             value = row.values.get(c.key)
             css = "" if c.kind == "text" else ' class="num"'
             data = _e(value if c.kind == "text" and value is not None else format_csv_value(value))
-            cells.append(f'<td{css} data-v="{data}">{_e(format_value(value, c.kind))}</td>')
+            if c.key.startswith("vs_") and isinstance(value, str):
+                verdict = value.split(" ", 1)[0]
+                css = f' class="mark mark-{verdict}"' if verdict in ("better", "worse") else ' class="mark"'
+            cells.append(f'<td{css} data-v="{data}">{_cell(value, c.kind, row.intervals, c.key)}</td>')
         attr = "data-reference" if row.is_reference else "data-submission"
         bodies[row.is_reference].append(
             f'<tr data-i="{i}" {attr}="{_e(row.name)}">{"".join(cells)}</tr>')
@@ -114,6 +131,19 @@ def render_table(table: Table, table_id: str) -> str:
             f"<thead><tr>{head}</tr></thead>"
             f'<tbody class="subs">{"".join(bodies[False])}</tbody>'
             f'<tbody class="refs">{"".join(bodies[True])}</tbody></table></div>')
+
+
+def _cell(value: Value, kind: ColumnKind, intervals: Mapping[str, Interval], key: str) -> str:
+    """Escaped cell text: the value, then its interval in a muted ``span`` where it has one."""
+    text = _e(format_value(value, kind))
+    if key not in intervals or value is None or isinstance(value, str):
+        return text
+    interval = intervals[key]
+    if interval is None:
+        return f'{text}<span class="ci">[{MISSING}]</span>'
+    low, high = interval
+    return f'{text}<span class="ci">[{_e(format_value(low, kind))}, {_e(format_value(high, kind))}]</span>'
+
 
 
 def _figure(src: str, caption: str) -> str:
@@ -127,12 +157,16 @@ def render_group(group: Group, plot_names: set[str]) -> str:
     header = "".join(f"<div><dt>{_e(label)}</dt><dd>{_e(value)}</dd></div>"
                      for label, value in group_header(group))
     parts = [f'<section class="group" id="g-{_e(slug)}">',
-             f"<h2>{_e(group_title(group))}</h2>", f'<dl class="sig">{header}</dl>']
+             f"<h2>{_e(group_title(group))}</h2>", f'<p class="size">{_e(group_size(group))}</p>']
+    parts += [f'<p class="warn" role="note"><strong>Warning.</strong> {_e(w)}</p>'
+              for w in group_warnings(group)]
+    parts.append(f'<dl class="sig">{header}</dl>')
     for n, table in enumerate(group_tables(group)):
         parts += [f"<h3>{_e(table.title)}</h3>", render_table(table, f"t-{slug}-{n}")]
     reward = reward_plot_name(group)
     if reward in plot_names:
-        parts.append(_figure(reward, f"Reward vs budget: {group_title(group)}"))
+        parts.append(_figure(reward, f"Reward vs budget: {group_title(group)}; one panel per "
+                                     f"submission against the {group.baseline} baseline and the oracle"))
     thumbs = []
     for result in group.results:
         for name, what in ((allocation_plot_name(group, result), "allocation by difficulty bin"),
@@ -151,7 +185,12 @@ def render_site(groups: Sequence[Group], plot_files: Mapping[str, object],
     names = set(plot_files)
     toc = "".join(f'<li><a href="#g-{_e(g.key.slug())}">{_e(group_title(g))}</a> '
                   f"({_e(g.key.setting)}, {len(g.results)} submissions)</li>" for g in groups)
-    sections = "\n".join(render_group(g, names) for g in groups)
+    transfer = transfer_groups(groups)
+    sections = "\n".join(render_group(g, names) for g in groups if not g.key.is_transfer)
+    sections += '\n<section id="transfer"><h2>Transfer: predictors trained on another bank</h2>'
+    if not transfer:
+        sections += "<p>None yet: no result was scored with <code>bench run --train-bank</code>.</p>"
+    sections += "</section>\n" + "\n".join(render_group(g, names) for g in transfer)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -166,9 +205,13 @@ def render_site(groups: Sequence[Group], plot_files: Mapping[str, object],
 <header>
 <h1>hardbench leaderboard</h1>
 <p>Input-adaptive allocation of language-model computation, scored on cached sample banks.
+Rows are ranked by the headline metric (APGR online for routing, ABC online = area between the
+online and uniform curves for best-of-k); numbers in brackets are 95 % bootstrap intervals over
+test queries; "vs baseline" and "vs row above" are paired bootstrap tests of the headline metric
+on the same resampled queries (better / worse when the interval of the difference excludes 0).
 Click a column header to sort. Rows are comparable only within one section (same bank,
-bank sha256, split, bootstrap, seed and harness version). Reference rows (oracle,
-uniform / random) are shown in grey for scale. Data: <a href="leaderboard.csv">leaderboard.csv</a>.</p>
+bank sha256, decoders, train bank, split, bootstrap, seed and harness version). Reference rows
+(oracle, uniform / random) are shown in grey for scale. Data: <a href="leaderboard.csv">leaderboard.csv</a>.</p>
 <nav><ul>{toc}</ul></nav>
 </header>
 <main>

@@ -148,3 +148,58 @@ def write_fixture_results(folder: Path) -> Path:
     for i, (sub, skill) in enumerate(CHAT_SUBMISSIONS.items()):
         write_result(folder, routing_fixture(sub, skill), name=f"sub{i}")
     return folder
+
+
+def markdown_rows(markdown: str) -> dict[str, list[list[str]]]:
+    """Every Markdown table row of ``markdown`` as stripped cells, keyed by its submission cell
+    (the first cell that is not a rank); unescapes ``\\|`` inside cells."""
+    rows: dict[str, list[list[str]]] = {}
+    for line in markdown.splitlines():
+        if not line.startswith("|") or set(line) <= set("|:- "):
+            continue
+        cells = [c.strip().replace("\x00", "|") for c in
+                 line.replace("\\|", "\x00").strip().strip("|").split("|")]
+        name = cells[1] if cells[0].isdigit() or cells[0] == "—" else cells[0]
+        rows.setdefault(name, []).append(cells)
+    return rows
+
+
+def _ci_tree(node: Any, half_width: float) -> Any:
+    """The ``summary.ci`` of format v2 for a FIXTURE summary: same nesting, each number
+    replaced by ``[x - h, x + h]`` (``budget`` keys are kept as the index of a list entry)."""
+    if isinstance(node, dict):
+        return {k: (v if k == "budget" else _ci_tree(v, half_width)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_ci_tree(v, half_width) for v in node]
+    if isinstance(node, (int, float)) and not isinstance(node, bool):
+        return [node - half_width, node + half_width]
+    return None
+
+
+def v2_fixture(result: dict[str, Any], *, half_width: float = 0.02, decoders: list[str] | None = None,
+               train_bank: str | None = None) -> dict[str, Any]:
+    """Turn a FIXTURE v1 result into a format-v2-shaped one (contracts 2 and 3 of the brief):
+    ``summary.ci`` (every summary number +- ``half_width``), ``summary.paired_vs_baseline``
+    (the online headline's difference to the baseline, interval +- ``half_width``, p = 0.001
+    when the interval is above 0, else 0.4), per-query ``predictions``, ``decoders`` and
+    ``train_bank``.  Synthetic numbers, not a real run."""
+    out = json.loads(json.dumps(result))
+    summary = out["summary"]
+    summary["ci"] = _ci_tree({k: v for k, v in summary.items() if k != "baseline"}, half_width)
+    paired: dict[str, dict[str, Any]] = {}
+    if out["setting"] == "routing":
+        base_apgr = 0.5  # random routing's APGR, exactly
+        paired["apgr"] = _paired(summary["apgr"]["online"] - base_apgr, half_width)
+    paired["area_between_curves"] = _paired(summary["area_between_curves"]["online"], half_width)
+    summary["paired_vs_baseline"] = {"online": paired}
+    out["format"] = "hardbench-result/2"
+    out["predictions"] = {"test": {"query_ids": [f"q{i}" for i in range(3)], "values": [0.1, 0.5, 0.9]}}
+    out["decoders"] = decoders or (["weak-model", "strong-model"] if out["setting"] == "routing"
+                                   else ["sampler-model"])
+    out["train_bank"] = train_bank
+    return out
+
+
+def _paired(diff: float, half_width: float) -> dict[str, float]:
+    low, high = diff - half_width, diff + half_width
+    return {"diff": diff, "ci_low": low, "ci_high": high, "p_le_0": 0.001 if low > 0 else 0.4}

@@ -90,9 +90,9 @@ def _write_raw(tmp_path: Path, obj: object, name: str = "r.json") -> Path:
 
 def test_unknown_format_version_is_refused_naming_the_file(tmp_path: Path) -> None:
     result = routing_fixture("a", 0.2)
-    result["format"] = "hardbench-result/2"
+    result["format"] = "hardbench-result/3"
     path = _write_raw(tmp_path, result, "future.json")
-    with pytest.raises(ResultFormatError, match=r"future\.json: field 'format' is 'hardbench-result/2'"):
+    with pytest.raises(ResultFormatError, match=r"future\.json: field 'format' is 'hardbench-result/3'"):
         load_result(path, tmp_path)
 
 

@@ -38,12 +38,20 @@ window.addEventListener("load", function () {
   }
   report.orders.initial = order();
   var buttons = table.tHead.querySelectorAll("th button");
+  buttons[2].click(); report.orders.col2_first = order();
+  buttons[2].click(); report.orders.col2_second = order();
   buttons[1].click(); report.orders.col1_first = order();
   buttons[1].click(); report.orders.col1_second = order();
-  buttons[0].click(); report.orders.col0_first = order();
-  buttons[0].click(); report.orders.col0_second = order();
   report.refs = Array.prototype.map.call(table.tBodies[1].rows,
     function (r) { return r.getAttribute("data-reference"); });
+  // layout: no horizontal page overflow; every table inside the viewport or in a scroll box
+  report.viewport = window.innerWidth;
+  report.pageWidth = document.documentElement.scrollWidth;
+  report.tables = Array.prototype.map.call(document.querySelectorAll("table.lb"), function (t) {
+    var box = t.parentElement, rect = box.getBoundingClientRect();
+    return {overflowX: getComputedStyle(box).overflowX, boxLeft: rect.left, boxRight: rect.right,
+            tableWidth: t.scrollWidth, boxWidth: box.clientWidth};
+  });
   document.body.setAttribute("data-probe", JSON.stringify(report));
 });
 </script>
@@ -142,22 +150,32 @@ def test_page_in_headless_chromium(built_leaderboard: tuple[Path, list[Path]],
     probed = site / "probe.html"
     probed.write_text(original.read_text(encoding="utf-8").replace("</body>", PROBE_JS + "</body>"),
                       encoding="utf-8")
-    run = _run_chromium(probed, tmp_path / "profile2", "--dump-dom")
+    run = _run_chromium(probed, tmp_path / "profile2", "--window-size=1280,2000", "--dump-dom")
     assert run.returncode == 0 and _console_lines(run.stderr) == [], run.stderr[-2000:]
     report = json.loads(_parse(run.stdout).body["data-probe"] or "{}")
     assert report["broken"] == []
     assert report["sortable"] == "4"
-    # first table: routing group (fixture_chat); column 1 = APGR online, ascending then descending
+    # first table: routing group (fixture_chat), ranked by APGR online (column 2): best first;
+    # clicking column 2 sorts ascending then descending, column 1 (names) by text
     apgr_ascending = ["constant", "x<b>\"&'", "embed_probe"]
-    assert report["orders"]["initial"] == ["constant", "embed_probe", "x<b>\"&'"]
-    assert report["orders"]["col1_first"] == apgr_ascending
-    assert report["orders"]["col1_second"] == apgr_ascending[::-1]
-    assert report["orders"]["col0_first"] == sorted(CHAT_SUBMISSIONS)
-    assert report["orders"]["col0_second"] == sorted(CHAT_SUBMISSIONS)[::-1]
+    assert report["orders"]["initial"] == apgr_ascending[::-1]
+    assert report["orders"]["col2_first"] == apgr_ascending
+    assert report["orders"]["col2_second"] == apgr_ascending[::-1]
+    assert report["orders"]["col1_first"] == sorted(CHAT_SUBMISSIONS)
+    assert report["orders"]["col1_second"] == sorted(CHAT_SUBMISSIONS)[::-1]
     assert report["refs"] == ["oracle", "random"]
+    # at 1280 px nothing is cut off: the page does not overflow sideways, and each table sits
+    # in a horizontal scroll box that fits the viewport (wide tables scroll inside it)
+    assert report["viewport"] == 1280
+    assert report["pageWidth"] <= 1280
+    assert len(report["tables"]) == 4
+    for box in report["tables"]:
+        assert box["overflowX"] in ("auto", "scroll") and box["boxLeft"] >= 0
+        assert box["boxRight"] <= 1280, box
+    assert any(box["tableWidth"] > box["boxWidth"] for box in report["tables"])  # scroll used
 
     # 3. a screenshot renders (kept under tmp_path; look at it when changing the page)
     shot = tmp_path / "screenshot.png"
     run = _run_chromium(original, tmp_path / "profile3", f"--screenshot={shot}",
-                        "--window-size=1400,2600", "--hide-scrollbars")
+                        "--window-size=1280,2600", "--hide-scrollbars")
     assert run.returncode == 0 and shot.stat().st_size > 10_000, run.stderr[-2000:]

@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 import pytest
-from leaderboard_fixtures import best_of_k_fixture, routing_fixture, write_result
+from leaderboard_fixtures import best_of_k_fixture, markdown_rows, routing_fixture, write_result
 
 from bench.leaderboard.collect import CurvePoint, collect_results, group_results
 from bench.leaderboard.tables import (
@@ -44,8 +44,12 @@ def test_best_of_k_row_matches_hand_computation(fixture_results: Path) -> None:
     assert lora["reward_at_4"] == pytest.approx(0.87008)
     assert lora["gain_online_at_4"] == pytest.approx(0.1568)
     assert lora["saved_online_at_4"] == pytest.approx(100 * (1 - (2 + 2 * 0.00448 / 0.16128) / 4))
-    line = next(l for l in table_markdown(table).splitlines() if l.startswith("| lora_probe"))
-    assert line.startswith("| lora_probe | 0.870 | 48.6 | ")
+    (cells,) = markdown_rows(table_markdown(table))["lora_probe"]
+    # rank 1 (best ABC), name, ABC online (v1 file: no stored interval), marks, reward@4 with
+    # its curve interval (the FIXTURE's half-width is 0.03), saved@4 online
+    assert cells[:2] == ["1", "lora_probe"]
+    assert cells[2].endswith(" [—]") and cells[3:5] == ["—", "—"]
+    assert cells[5:7] == ["0.870 [0.840, 0.900]", "48.6 [—]"]
     # the constant predictor does no better than uniform: 0 % saved online, 0 gain
     const = _row(table, "constant").values
     assert const["saved_online_at_8"] == pytest.approx(0.0, abs=1e-9)
@@ -54,7 +58,8 @@ def test_best_of_k_row_matches_hand_computation(fixture_results: Path) -> None:
 
 def test_best_of_k_reference_rows(fixture_results: Path) -> None:
     table = allocation_table(_groups(fixture_results)["best_of_k"])
-    assert [r.name for r in table.rows] == ["constant", "lora_probe", "mlp_probe", "oracle", "uniform"]
+    # ranked by ABC online (skill 0.8 > 0.6 > 0), then the reference rows
+    assert [r.name for r in table.rows] == ["lora_probe", "mlp_probe", "constant", "oracle", "uniform"]
     assert [r.is_reference for r in table.rows] == [False, False, False, True, True]
     oracle, uniform = _row(table, "oracle").values, _row(table, "uniform").values
     assert oracle["reward_at_8"] == pytest.approx(1 - 0.7 * 0.6 ** 8)
@@ -97,8 +102,9 @@ def test_predictor_table(fixture_results: Path) -> None:
     mlp = _row(table, "mlp_probe").values
     assert (mlp["loss"], mlp["loss_avg"], mlp["loss_opt"]) == pytest.approx((0.69 - 0.18, 0.69, 0.3))
     assert _row(table, "constant").values["spearman"] is None
-    assert "| constant | cross_entropy | 0.6900 | 0.6900 | 0.3000 | 0.500 | — | 0.100 |" in \
-        table_markdown(table)
+    assert markdown_rows(table_markdown(table))["constant"] == [[
+        "constant", "cross_entropy", "0.6900 [—]", "0.6900 [—]", "0.3000 [—]", "0.500 [—]", "—",
+        "0.100 [—]"]]
 
 
 def test_reference_budgets() -> None:
@@ -137,23 +143,27 @@ def test_format_value() -> None:
 def test_markdown_escapes_user_text(tmp_path: Path) -> None:
     write_result(tmp_path, routing_fixture("x|<img src=x onerror=alert(1)>", 0.3), name="evil")
     md = render_markdown(group_results(collect_results(tmp_path)), "0.1.0")
-    row = next(l for l in md.splitlines() if l.startswith("| x"))
+    row = next(l for l in md.splitlines() if l.startswith("|") and "onerror" in l)
     assert "<img" not in md
-    assert row.startswith("| x\\|&lt;img src=x onerror=alert(1)&gt; | ")
-    assert row.count(" | ") == len(allocation_table(group_results(collect_results(tmp_path))[0]).columns) - 1
+    assert "| x\\|&lt;img src=x onerror=alert(1)&gt; |" in row
+    n_columns = len(allocation_table(group_results(collect_results(tmp_path))[0]).columns)
+    assert len(markdown_rows(md)["x|&lt;img src=x onerror=alert(1)&gt;"][0]) == n_columns
 
 
 def test_csv_one_row_per_submission_and_reference(fixture_results: Path) -> None:
     groups = group_results(collect_results(fixture_results))
     rows = list(csv.DictReader(io.StringIO(render_csv(groups))))
-    assert [(r["task"], r["row"], r["row_kind"]) for r in rows] == [
-        ("fixture_chat", "constant", "submission"), ("fixture_chat", "embed_probe", "submission"),
-        ("fixture_chat", "x<b>\"&'", "submission"), ("fixture_chat", "oracle", "reference"),
-        ("fixture_chat", "random", "reference"),
-        ("fixture_math", "constant", "submission"), ("fixture_math", "lora_probe", "submission"),
-        ("fixture_math", "mlp_probe", "submission"), ("fixture_math", "oracle", "reference"),
-        ("fixture_math", "uniform", "reference")]
-    lora = rows[6]
+    assert [(r["task"], r["row"], r["row_kind"], r["rank"]) for r in rows] == [
+        ("fixture_chat", "embed_probe", "submission", "1"), ("fixture_chat", "x<b>\"&'", "submission", "2"),
+        ("fixture_chat", "constant", "submission", "3"), ("fixture_chat", "oracle", "reference", ""),
+        ("fixture_chat", "random", "reference", ""),
+        ("fixture_math", "lora_probe", "submission", "1"), ("fixture_math", "mlp_probe", "submission", "2"),
+        ("fixture_math", "constant", "submission", "3"), ("fixture_math", "oracle", "reference", ""),
+        ("fixture_math", "uniform", "reference", "")]
+    lora = rows[5]
+    # curve intervals are in every format; summary intervals are absent in v1 files
+    assert float(lora["reward_at_4_ci_low"]) == pytest.approx(0.87008 - 0.03)
+    assert lora["abc_online_ci_low"] == "" and lora["vs_baseline"] == "—"
     assert lora["bank_sha256"] == "f1x70e" + "0" * 58 and lora["harness_version"] == "0.1.0"
     assert float(lora["reward_at_4"]) == pytest.approx(0.87008)
     assert lora["loss"] == "0.45" and lora["apgr_online"] == ""
