@@ -174,3 +174,10 @@ def compare_results(first: dict[str, Any], second: dict[str, Any], *, n_bootstra
 def compare_files(first: Path, second: Path, **options: Any) -> Comparison:
     """:func:`compare_results` on two result files."""
     return compare_results(read_result(Path(first)), read_result(Path(second)), **options)
+
+
+def paired_metrics(first: dict[str, Any], second: dict[str, Any]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """``method -> metric -> {diff, ci_low, ci_high, p_le_0}`` of ``first - second``: the shape
+    of ``summary.paired_vs_baseline``, for the leaderboard's "vs row above" mark
+    (:mod:`bench.leaderboard.paired`)."""
+    return compare_results(first, second).diff
