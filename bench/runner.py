@@ -33,7 +33,6 @@ from bench.scoring import (
     problem_from_bank,
     summarize,
 )
-from bench.predictors.isolation import isolation_mode
 from bench.submissions import load_submission, run_submission
 from bench.tasks import load_task
 
@@ -49,6 +48,8 @@ class RunOptions:
     out_dir: Path | None = None
     timeout_s: float | None = None
     n_bins: int = 10
+    #: extra read-only folders a code submission may see under bubblewrap (``--allow-path``)
+    allow_paths: Sequence[str] = ()
 
 
 def heldout_split(problem: ScoringProblem) -> str:
@@ -93,7 +94,9 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
     held = heldout_split(problem)
     predict_mask = np.isin(problem.splits, (held, "test"))
     train_view, test_view = build_views(bank, problem, predict_mask, options.seed)
-    predictions = run_submission(sub, train_view, test_view, timeout_s=options.timeout_s, bank_dir=bank.path)
+    ran: dict[str, Any] = {}
+    predictions = run_submission(sub, train_view, test_view, timeout_s=options.timeout_s, bank_dir=bank.path,
+                                 allow_paths=options.allow_paths, report=ran)
 
     predicted_splits = problem.splits[predict_mask]
     test = problem.subset(problem.splits == "test")
@@ -113,7 +116,7 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
         "target_kind": problem.target_kind, "split": "test", "n_queries": int(len(test.query_ids)),
         "seed": options.seed, "bootstrap": options.bootstrap,
         "offline": {"bins": options.n_bins, "fitted_on": held},
-        "isolation": isolation_mode() if sub.kind == "code" else "predictions-file",
+        "isolation": ran["isolation"],
         "versions": package_versions(), "budgets": budgets, "curves": points,
         "summary": summarize(points, test), "intrinsic": intrinsic(test, test_pred, train),
         "allocation_by_bin": allocation_by_bin(curves, test, test_pred),

@@ -20,13 +20,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bins", type=int, default=10, help="offline allocation: bins of predicted difficulty")
     parser.add_argument("--timeout", type=float, default=None, help="seconds the submission may run")
     parser.add_argument("--out", default=None, help="write under this folder instead of results/")
+    parser.add_argument("--allow-path", action="append", default=[], metavar="PATH",
+                        help="a folder a code submission may also read under bubblewrap (read-only; "
+                        "repeatable; recorded in the result's isolation field), e.g. a Hugging Face cache")
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     options = RunOptions(bank=args.bank, budgets=args.budgets, bootstrap=args.bootstrap, seed=args.seed,
-                         out_dir=Path(args.out) if args.out else None, timeout_s=args.timeout, n_bins=args.bins)
+                         out_dir=Path(args.out) if args.out else None, timeout_s=args.timeout, n_bins=args.bins,
+                         allow_paths=tuple(args.allow_path))
     path, result = run_benchmark(args.task, args.submission, options)
     print(format_result(result))
     print(f"\nwrote {path}")
