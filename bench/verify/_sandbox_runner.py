@@ -568,8 +568,31 @@ class Runner:
         for folder in (self.limits.get("tmp_root"), "/dev/shm" if self.pidns else None):
             if folder and os.path.isdir(folder):
                 self._empty(folder)
+        if self.pidns:
+            self._remove_sysv_ipc()
         self.source, self.code = "", None
         return {"status": "ok"}
+
+    @staticmethod
+    def _remove_sysv_ipc() -> None:
+        """Remove the System V shared memory, semaphores and queues of our IPC namespace."""
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        ipc_rmid = 0
+        for kind in ("shm", "sem", "msg"):
+            try:
+                with open(f"/proc/sysvipc/{kind}", encoding="ascii") as handle:
+                    ids = [int(line.split()[1]) for line in handle.read().splitlines()[1:] if line.strip()]
+            except (OSError, ValueError, IndexError):
+                continue
+            for ident in ids:
+                if kind == "shm":
+                    libc.shmctl(ident, ipc_rmid, None)
+                elif kind == "sem":
+                    libc.semctl(ident, 0, ipc_rmid)
+                else:
+                    libc.msgctl(ident, ipc_rmid, None)
 
     @staticmethod
     def _empty(folder: str) -> None:

@@ -230,22 +230,25 @@ def test_correct_program_with_a_full_fd_table_passes(verifier: CodeVerifier, mod
 
 def test_reused_sandbox_keeps_nothing_of_the_previous_program() -> None:
     """Programs share a worker's sandbox in turn: the second sees no file the first left in
-    /tmp or /dev/shm, and no process of it (the same runner serves both: positive control)."""
-    plant = ("import os, subprocess\n"
+    /tmp, no System V IPC object and no process of it (the same runner serves both)."""
+    plant = ("import ctypes, os, subprocess\n"
              "open('/tmp/left-behind', 'w').write('x')\n"
+             "libc = ctypes.CDLL(None)\n"
+             "print(libc.shmget(4242, 4096, 0o1600) >= 0, libc.msgget(4243, 0o1600) >= 0)\n"
              "os.makedirs('/tmp/dir-left/sub', exist_ok=True)\n"
              "try:\n    open('/dev/shm/left-behind', 'w').write('x')\nexcept OSError:\n    pass\n"
              "print(os.path.exists('/tmp/left-behind'))\n")
     look = ("import os\n"
             "procs = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, os.getpid(), os.getppid())]\n"
+            "ipc = [len(open(f'/proc/sysvipc/{k}').read().splitlines()) - 1 for k in ('shm', 'msg')]\n"
             "print(sorted(os.listdir('/tmp')) == [os.path.basename(os.getcwd())],"
-            " os.path.exists('/dev/shm/left-behind'), procs)\n")
+            " os.path.exists('/dev/shm/left-behind'), procs, ipc)\n")
     code_exec.close_idle_sandboxes()
     with SandboxSession(plant, Limits()) as first:
         runner_pid = first._runner.proc.pid
-        assert first.run_stdio("", 2.0).stdout == "True\n"
+        assert first.run_stdio("", 2.0).stdout == "True True\nTrue\n"
     with SandboxSession(look, Limits()) as second:
         assert second._runner.proc.pid == runner_pid  # the same sandbox, reused
-        assert second.run_stdio("", 2.0).stdout == "True False []\n"
+        assert second.run_stdio("", 2.0).stdout == "True False [] [0, 0]\n"
     with SandboxSession(look, Limits(), reuse=False) as fresh:
         assert fresh._runner.proc.pid != runner_pid
