@@ -173,6 +173,13 @@ def _site_dirs() -> list[Path]:
 
 def build_bwrap_command(limits: Limits) -> list[str]:
     """The full bwrap command line that starts the runner (exposed for inspection and tests)."""
+    return list(_bwrap_command(limits))
+
+
+@functools.lru_cache(maxsize=16)
+def _bwrap_command(limits: Limits) -> tuple[str, ...]:
+    """:func:`build_bwrap_command`, computed once per limits (it is the sandbox pool's key, needed
+    for every program, and looking up the interpreter's folders costs milliseconds)."""
     exe = shutil.which("bwrap") or "bwrap"
     root = _interpreter_root()
     python = Path(sys.executable).resolve()
@@ -207,7 +214,7 @@ def build_bwrap_command(limits: Limits) -> list[str]:
     cmd += [str(python), "-I", "-S", "-B", _SANDBOX_RUNNER, *site_args]
     if os.geteuid() == 0:
         cmd.append("--drop-uid")
-    return cmd
+    return tuple(cmd)
 
 
 @dataclass
