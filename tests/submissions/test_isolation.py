@@ -294,3 +294,35 @@ def test_allow_list_holds_no_broad_folder(tmp_path: Path) -> None:
     for path in everything:
         assert path not in (Path("/"), Path.home().resolve(), root) and path not in root.parents, path
     assert any(p.name == "bench" for p in allowed["python"])  # the package, not its checkout
+
+
+ENV_SPY = """
+import os
+import numpy as np
+
+class EnvSpy:
+    '''Reports its home and cache environment (1 = as expected in the sandbox).'''
+
+    def fit(self, train):
+        return self
+
+    def predict(self, test):
+        cache = os.path.expanduser("~/.cache/some-model")
+        os.makedirs(cache, exist_ok=True)
+        obs = [os.environ.get("HOME") == "/tmp/home", "HF_HOME" not in os.environ,
+               os.path.isdir(cache), os.environ.get("HF_HUB_OFFLINE") == "1"]
+        out = np.zeros(len(test.query_ids))
+        out[: len(obs)] = obs
+        return out
+"""
+
+
+@needs_bwrap
+def test_child_gets_a_private_home_and_no_host_cache_paths(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARDBENCH_ISOLATION", "bwrap")
+    monkeypatch.setenv("HF_HOME", str(Path.home() / ".cache" / "huggingface"))
+    train, test, _ = build_views("success_prob")
+    sub = load_submission(str(write_submission(tmp_path / "env", ENV_SPY, {}, "predictor:EnvSpy")))
+    out = run_submission(sub, train, test, timeout_s=120, echo=False)
+    assert list(out[:4]) == [1, 1, 1, 1]
