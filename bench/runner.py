@@ -26,7 +26,6 @@ from bench.allocation import offline_bin_count
 from bench.bank import Bank, load_bank, resolve_bank_dir
 from bench.errors import HardbenchError, HardbenchWarning
 from bench.predictors.base import TestView, TrainView
-from bench.predictors.isolation import isolation_mode
 from bench.results import RESULT_FORMAT, package_versions, result_path, signature, write_result
 from bench.scoring import (
     DecoderChoice,
@@ -63,6 +62,8 @@ class RunOptions:
     decoder: str | None = None        # best-of-k decoder (default: the bank's default_decoder)
     weak: str | None = None           # routing pair (default: the bank's default_routing)
     strong: str | None = None
+    #: extra read-only folders a code submission may see under bubblewrap (``--allow-path``)
+    allow_paths: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -204,8 +205,10 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
         test_view = unlabelled_view([(fit, held_mask), (scored, test_mask)], scored, features, options.seed)
     else:
         test_view = unlabelled_view([(scored, held_mask | test_mask)], scored, features, options.seed)
+    ran: dict[str, Any] = {}
     predictions = run_submission(sub, train_view, test_view, timeout_s=options.timeout_s, bank_dir=scored.bank.path,
-                                 choice_slug=choice.slug, default_choice=choice.is_default)
+                                 choice_slug=choice.slug, default_choice=choice.is_default,
+                                 allow_paths=options.allow_paths, report=ran)
     if transfer:
         heldout_pred, test_pred = predictions[:int(held_mask.sum())], predictions[int(held_mask.sum()):]
     else:
@@ -236,7 +239,7 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
         "bootstrap_allocation": "reallocated" if options.reallocate_bootstrap else "fixed",
         "offline": {"bins": n_bins, "bins_requested": options.n_bins, "fitted_on": held,
                     "n_fitted_on": int(held_mask.sum())},
-        "isolation": isolation_mode() if sub.kind == "code" else "predictions-file",
+        "isolation": ran["isolation"],
         "versions": package_versions(), "budgets": budgets, "curves": scores.points,
         "summary": scores.summary, "intrinsic": scores.intrinsic,
         "allocation_by_bin": allocation_by_bin(scores.curves, test, test_pred),
@@ -313,7 +316,9 @@ def run_portfolio_benchmark(task: str, submission: str, options: RunOptions = Ru
                            targets=problem.targets[fit_mask], **common)
     test_view = TestView(query_ids=problem.query_ids[predict_mask], prompts=list(prompts[predict_mask]),
                          features={k: v[predict_mask] for k, v in features.items()}, **common)
-    test_pred = run_submission(sub, train_view, test_view, timeout_s=options.timeout_s, bank_dir=bank.path)
+    ran: dict[str, Any] = {}
+    test_pred = run_submission(sub, train_view, test_view, timeout_s=options.timeout_s, bank_dir=bank.path,
+                               allow_paths=options.allow_paths, report=ran)
 
     curves = portfolio.compute_portfolio_curves(test, test_pred, budgets)
     points, replicates = portfolio.portfolio_curve_points(curves, options.bootstrap, options.seed)
@@ -331,7 +336,7 @@ def run_portfolio_benchmark(task: str, submission: str, options: RunOptions = Ru
         "costs": {d: {"value": float(c), "unit": problem.cost_unit, "source": problem.cost_sources[d]}
                   for d, c in zip(problem.decoders, problem.costs)},
         "zero_option": problem.allow_zero, "cost_unit_option": cost_unit,
-        "isolation": isolation_mode(),
+        "isolation": ran["isolation"],
         "versions": package_versions(), "budgets": budgets, "curves": points,
         "summary": portfolio.portfolio_summary(curves, test, replicates),
         "intrinsic": portfolio.portfolio_intrinsic(test, test_pred, problem.subset(problem.splits == "train")),

@@ -20,7 +20,9 @@ and come back in the order of ``test.query_ids``.  Folders whose name starts wit
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,7 +145,8 @@ def _bank_query_ids(train: TrainView, test: TestView, bank_dir: Path | None) -> 
 def run_submission(
     sub: Submission, train: TrainView, test: TestView, *, timeout_s: float | None = None,
     bank_dir: Path | None = None, echo: bool = True, choice_slug: str | None = None,
-    default_choice: bool = True,
+    default_choice: bool = True, allow_paths: Sequence[str | os.PathLike[str]] = (),
+    report: dict[str, Any] | None = None,
 ) -> np.ndarray:
     """Fit the submission on ``train`` and return validated predictions for ``test``.
 
@@ -163,6 +166,11 @@ def run_submission(
     choice_slug, default_choice : str, bool
         The decoder choice scored (:class:`bench.scoring.DecoderChoice`): a predictions file
         is looked up per choice (see :func:`~bench.predictors.predictions_file.predictions_path`).
+    allow_paths : sequence of paths
+        Extra folders a code submission may read under bubblewrap (``bench run --allow-path``).
+    report : dict, optional
+        Filled with ``"isolation"``: how the submission really ran (``bwrap-allowlist``,
+        ``process``, ``predictions-file``).
 
     Returns
     -------
@@ -178,9 +186,12 @@ def run_submission(
     """
     if sub.kind == "predictions":
         path = predictions_path(sub.directory, test.task, test.bank, choice_slug, default_choice)
+        if report is not None:
+            report["isolation"] = "predictions-file"
         return read_predictions_file(path, test, _bank_query_ids(train, test, bank_dir))
     assert sub.entry is not None  # load_submission guarantees it for code submissions
     job = ChildJob(name=sub.name, directory=sub.directory, entry=sub.entry, params=sub.params)
-    raw = run_isolated(job, train, test, timeout_s=timeout_s, bank_dir=bank_dir, echo=echo)
+    raw = run_isolated(job, train, test, timeout_s=timeout_s, bank_dir=bank_dir, echo=echo,
+                       allow_paths=allow_paths, report=report)
     return check_predictions(raw, test.target_kind, len(test), test.b_max,
                              source=f"submission {sub.name!r} predict()")

@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="portfolio: decoders to allocate over (default: every decoder of the bank)")
     parser.add_argument("--cost-unit", default=None,
                         help="portfolio: the manifest's cost unit (checked), or 'call' for 1 per sample")
+    parser.add_argument("--allow-path", action="append", default=[], metavar="PATH",
+                        help="a folder a code submission may also read under bubblewrap (read-only; "
+                        "repeatable; recorded in the result's isolation field), e.g. a Hugging Face cache")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
                          out_dir=Path(args.out) if args.out else None, timeout_s=args.timeout, n_bins=args.bins,
                          train_bank=args.train_bank, reallocate_bootstrap=args.reallocate_bootstrap,
                          setting=None if args.setting == "portfolio" else args.setting,
-                         decoder=args.decoder, weak=args.weak, strong=args.strong)
+                         decoder=args.decoder, weak=args.weak, strong=args.strong,
+                         allow_paths=tuple(args.allow_path))
     if args.setting == "portfolio":
         if args.decoder or args.weak or args.strong or args.train_bank or args.reallocate_bootstrap:
             raise HardbenchError("--setting portfolio takes --decoders (and --cost-unit); --decoder, --weak, "

@@ -8,19 +8,27 @@ the parent reads them back without unpickling anything the child wrote.
 
 Two isolation modes (:func:`isolation_mode`):
 
-``bwrap``    The child runs under bubblewrap: the whole filesystem read-only, EXCEPT that the
-             bank folders, ``tasks/*/banks``, ``results/`` and the repository's ``.git``
-             are replaced by empty folders; no capabilities (it cannot unmount them, even
-             as root), a minimal ``/dev`` (no disks; GPUs only), no network, its own PID
-             namespace, a private ``/tmp``.  A submission cannot read the bank's reward files even if it knows
-             their path.
+``bwrap``    The child runs under bubblewrap and sees an ALLOW-LIST of the filesystem
+             (:func:`allowed_paths`): the Python installation (the virtualenv, the base
+             interpreter it links to, their standard library and site-packages), the
+             ``bench`` package folder, system libraries (``/usr``, ``/lib*``, ``/bin``,
+             ``/sbin``, a few named files of ``/etc``, ``/sys`` read-only), the submission
+             folder (read-only) and the job folder holding the two views.  Everything else,
+             the user's home, the project root, other checkouts, the shared data folder,
+             downloads, the host ``/tmp``, does not exist inside.  It also gets a private
+             ``/tmp`` with a private ``HOME`` (model caches land there), a minimal ``/dev``
+             (no disks; GPUs only), its own ``/proc`` and PID namespace, no network, no
+             capabilities, and it dies with the harness.  ``allow_paths`` (``bench run
+             --allow-path``, or ``HARDBENCH_ALLOW_PATHS``) adds read-only folders, e.g. a
+             pre-downloaded Hugging Face cache; the result then records them.
 ``process``  Plain child process.  The views still carry no test labels, but a hostile
              submission could open the bank's files on disk.  Used when bubblewrap is not
              installed or cannot create namespaces (some containers).
 
 ``HARDBENCH_ISOLATION=bwrap|process|auto`` (default ``auto``: bwrap when it works) picks
-the mode; ``bwrap`` fails loudly when bubblewrap is unusable.  ``HARDBENCH_HIDE_PATHS``
-(``os.pathsep``-separated) adds folders to hide, e.g. the raw data a bank was built from.
+the mode; ``bwrap`` fails loudly when bubblewrap is unusable.  As a second layer, the
+bank being scored, ``tasks/*/banks``, ``results/``, ``.git`` and ``HARDBENCH_HIDE_PATHS``
+are covered by empty folders wherever they fall inside an allowed path.
 """
 
 from __future__ import annotations
@@ -31,13 +39,15 @@ import os
 import pickle
 import shutil
 import signal
+import site
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -114,7 +124,12 @@ def isolation_mode() -> str:
 
 
 def hidden_paths(bank_dir: Path | None) -> list[Path]:
-    """Folders the child must not see: banks, results, the git history, extra paths."""
+    """Folders covered by empty ones wherever an allowed path exposes them (second layer).
+
+    The bank being scored, every ``tasks/*/banks``, ``results/``, the git history and
+    ``HARDBENCH_HIDE_PATHS``.  The allow-list already leaves them out; this matters only when
+    an allowed folder (an ``--allow-path``, a virtualenv) happens to contain one of them.
+    """
     candidates: list[Path] = []
     if bank_dir is not None:
         candidates.append(Path(bank_dir))
@@ -130,21 +145,132 @@ def hidden_paths(bank_dir: Path | None) -> list[Path]:
     return list(seen.values())
 
 
-def _writable_cache_dirs() -> list[Path]:
-    """Cache folders the child may write (model caches, the assembled Gemma GGUF)."""
-    dirs = []
-    for var in ("XDG_CACHE_HOME", "HF_HOME", "TORCH_HOME"):
-        if os.environ.get(var):
-            dirs.append(Path(os.environ[var]))
-    dirs.append(Path.home() / ".cache")
+#: packages the child imports itself (found with ``python -X importtime``): their folders are
+#: allowed even when they live outside site-packages (editable install, ``PYTHONPATH``).
+CHILD_PACKAGES: tuple[str, ...] = ("bench", "numpy")
+
+#: system folders the child may read: programs, shared libraries, and ``/sys`` (CPU topology
+#: for OpenBLAS/torch, PCI information for CUDA; no user data).
+SYSTEM_DIRS: tuple[str, ...] = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/sys")
+
+#: the files of ``/etc`` the interpreter and its libraries read (dynamic linker, user and
+#: group names for ``getpass``, time zone, ``/etc/alternatives`` links used inside ``/usr``).
+ETC_FILES: tuple[str, ...] = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group",
+                              "nsswitch.conf", "localtime", "timezone", "alternatives",
+                              "os-release", "hosts", "mime.types")
+
+#: where the child's private, writable home lives (inside its private ``/tmp``).
+SANDBOX_HOME = "/tmp/home"
+
+#: environment variables that point at caches on the host; unset in the child unless they
+#: lie inside an allowed path (their defaults then fall under the private home).
+_CACHE_VARS: tuple[str, ...] = ("XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "HF_HOME",
+                                "HF_HUB_CACHE", "HF_DATASETS_CACHE", "HUGGINGFACE_HUB_CACHE",
+                                "TRANSFORMERS_CACHE", "TORCH_HOME", "TORCHINDUCTOR_CACHE_DIR",
+                                "TRITON_CACHE_DIR", "MPLCONFIGDIR", "PYTHONPYCACHEPREFIX")
+
+
+def _package_dir(name: str) -> Path | None:
+    """The folder of an importable package (its ``__init__``'s folder), without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]).resolve()
+
+
+def package_dirs() -> dict[str, Path]:
+    """Folder of each package in :data:`CHILD_PACKAGES` (``bench``: the one running now)."""
+    found = {"bench": Path(bench.__file__).resolve().parent}
+    for name in CHILD_PACKAGES:
+        if name not in found:
+            folder = _package_dir(name)
+            if folder is not None:
+                found[name] = folder
+    return found
+
+
+def python_paths() -> list[Path]:
+    """What the interpreter needs: the venv and the base installation, stdlib, site-packages,
+    the executable (and what its symlinks point to), and the child's packages' folders."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    scheme = sysconfig.get_paths()
+    paths.update(scheme[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in scheme)
+    paths.update(site.getsitepackages())
+    paths.update(str(folder) for folder in package_dirs().values())
+    executable = Path(sys.executable)
+    paths.update({str(executable.parent), str(executable.resolve().parent.parent)})
     out = []
-    for d in dirs:
-        try:
-            d.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            continue
-        out.append(d.resolve())
+    for path in paths:
+        real = Path(path).resolve()
+        if real.exists():
+            out.append(real)
     return out
+
+
+def system_paths() -> list[Path]:
+    """System folders and the named files of ``/etc`` that exist here."""
+    found = [Path(p) for p in SYSTEM_DIRS] + [Path("/etc") / name for name in ETC_FILES]
+    return [p for p in found if p.exists() or p.is_symlink()]
+
+
+def extra_allowed_paths(allow_paths: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
+    """Folders the user added (``allow_paths`` plus ``HARDBENCH_ALLOW_PATHS``), resolved.
+
+    Raises
+    ------
+    UnsafeExecutionError
+        A path that does not exist (a typo would otherwise fail silently inside the sandbox).
+    """
+    wanted = [Path(p) for p in allow_paths]
+    env = os.environ.get("HARDBENCH_ALLOW_PATHS", "")
+    wanted += [Path(p) for p in env.split(os.pathsep) if p.strip()]
+    out: list[Path] = []
+    for path in wanted:
+        real = path.expanduser().resolve()
+        if not real.exists():
+            raise UnsafeExecutionError(f"--allow-path {path}: no such file or folder")
+        if real not in out:
+            out.append(real)
+    return out
+
+
+def _minimal_cover(paths: Iterable[Path]) -> list[Path]:
+    """Drop paths inside another path of the set (bwrap binds the outer one anyway)."""
+    ordered = sorted(set(paths), key=lambda p: (len(p.parts), str(p)))
+    kept: list[Path] = []
+    for path in ordered:
+        if not any(path == k or k in path.parents for k in kept):
+            kept.append(path)
+    return kept
+
+
+def _refuse_broad(paths: Iterable[Path]) -> None:
+    """An automatically allowed path must not be ``/``, the home folder or hold the project."""
+    forbidden = {Path("/"), Path.home().resolve()}
+    root = project_root().resolve()
+    for path in paths:
+        if path in forbidden or path == root or path in root.parents:
+            raise UnsafeExecutionError(
+                f"the Python installation lives in {path}, which would expose "
+                f"{'the project' if path == root or path in root.parents else 'everything under it'} "
+                "to the submission; use a virtualenv outside the project root, or "
+                "HARDBENCH_ISOLATION=process (labels then readable from disk)"
+            )
+
+
+def allowed_paths(submission_dir: Path, allow_paths: Iterable[str | os.PathLike[str]] = ()
+                  ) -> dict[str, list[Path]]:
+    """The allow-list, by kind: ``python``, ``system``, ``submission``, ``extra`` (read-only).
+
+    The job folder (the views, the output) is bound separately, writable.
+    """
+    python = _minimal_cover(python_paths())
+    _refuse_broad(python)
+    return {"python": python, "system": system_paths(),
+            "submission": [Path(submission_dir).resolve()],
+            "extra": extra_allowed_paths(allow_paths)}
 
 
 def gpu_devices() -> list[Path]:
@@ -153,42 +279,73 @@ def gpu_devices() -> list[Path]:
     return sorted({p for pattern in patterns for p in Path("/dev").glob(pattern)})
 
 
-def bwrap_prefix(workdir: Path, hide: Sequence[Path], readable: Sequence[Path] = ()) -> list[str]:
-    """The bubblewrap arguments that run a command with ``hide`` invisible and no network.
+def _sandbox_env(readable: Sequence[Path]) -> list[str]:
+    """bwrap ``--setenv``/``--unsetenv`` arguments: a private home, no host cache paths."""
+    args = ["--setenv", "HOME", SANDBOX_HOME, "--setenv", "HF_HUB_OFFLINE", "1",
+            "--setenv", "TMPDIR", "/tmp"]
+    for var in _CACHE_VARS:
+        value = os.environ.get(var)
+        if value is None:
+            continue
+        real = Path(value).expanduser().resolve()
+        if not any(real == r or r in real.parents for r in readable):
+            args += ["--unsetenv", var]
+    return args
 
-    Order matters: later mounts shadow earlier ones, so the read-only root comes first,
-    then the private ``/tmp``, the ``readable`` folders (the submission, the interpreter:
-    they may live under ``/tmp``), the writable job folder and caches, and last the empty
-    folders over everything hidden (so nothing mounted before can re-expose a bank).
+
+def bwrap_prefix(workdir: Path, hide: Sequence[Path], readable: Sequence[Path]) -> list[str]:
+    """The bubblewrap arguments that show the child ``readable`` (read-only) and ``workdir``.
+
+    Nothing is mounted but what is listed: a new root (an empty tmpfs made by bwrap), then
+    ``/dev``, ``/proc``, a private ``/tmp`` with the private home, the ``readable`` paths
+    (symlinks such as ``/lib -> usr/lib`` recreated as symlinks), the writable job folder,
+    and last empty folders over every ``hide`` path that falls inside an allowed one.
     """
     exe = shutil.which("bwrap") or "bwrap"
-    args = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    args = [exe, "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+            "--dir", SANDBOX_HOME]
     for device in gpu_devices():
         args += ["--dev-bind", str(device), str(device)]
     for path in readable:
-        args += ["--ro-bind", str(path), str(path)]
-    for cache in _writable_cache_dirs():
-        args += ["--bind", str(cache), str(cache)]
+        if path.is_symlink() and path.parent == Path("/"):
+            args += ["--symlink", os.readlink(path), str(path)]
+        else:
+            args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(workdir), str(workdir)]
     for path in hide:
-        args += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
+        if any(path == r or r in path.parents for r in readable):
+            args += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
     # --cap-drop ALL matters when the harness runs as root: with capabilities kept, the
-    # child could simply unmount the empty folders that hide the banks.
+    # child could mount the host's filesystems again.
+    args += _sandbox_env(readable)
     args += ["--cap-drop", "ALL", "--unshare-net", "--unshare-pid", "--unshare-ipc",
-             "--die-with-parent", "--new-session", "--chdir", str(workdir)]
+             "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+             "--chdir", str(workdir)]
     return args
+
+
+def isolation_label(mode: str, extra: Sequence[Path] = ()) -> str:
+    """What a result records: ``process``, ``bwrap-allowlist``, or ``bwrap-allowlist+<paths>``."""
+    if mode != "bwrap":
+        return mode
+    return "bwrap-allowlist" + ("".join(f"+{p}" for p in extra) if extra else "")
 
 
 def child_command(workdir: Path) -> list[str]:
     """``python -I`` running :mod:`bench._submission_child` on ``workdir``.
 
-    ``-I`` ignores ``PYTHONPATH`` and the user site; the folder holding the ``bench``
-    package is put on ``sys.path`` explicitly so an uninstalled checkout works too.
+    ``-I`` ignores ``PYTHONPATH`` and the user site; the folders holding the child's packages
+    (``bench`` from a checkout or an editable install, ``numpy``) are put first on
+    ``sys.path`` explicitly, so they import from where the harness found them.
     """
-    package_parent = str(Path(bench.__file__).resolve().parent.parent)
-    bootstrap = ("import sys; sys.path.insert(0, sys.argv[1]); "
+    parents = []
+    for folder in package_dirs().values():
+        parent = str(folder.parent)
+        if parent not in parents:
+            parents.append(parent)
+    bootstrap = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
                  "from bench._submission_child import main; raise SystemExit(main(sys.argv[2:]))")
-    return [sys.executable, "-I", "-c", bootstrap, package_parent, str(workdir)]
+    return [sys.executable, "-I", "-c", bootstrap, json.dumps(parents), str(workdir)]
 
 
 def write_job(workdir: Path, job: ChildJob, train: TrainView, test: TestView) -> None:
@@ -265,7 +422,8 @@ def _failure_message(name: str, workdir: Path, status: int | None, tail: list[st
 
 def run_isolated(job: ChildJob, train: TrainView, test: TestView, *,
                  timeout_s: float | None = None, bank_dir: Path | None = None,
-                 echo: bool = True) -> np.ndarray:
+                 echo: bool = True, allow_paths: Sequence[str | os.PathLike[str]] = (),
+                 report: dict[str, Any] | None = None) -> np.ndarray:
     """Fit and predict in a child process; return the raw predictions (float64, unchecked).
 
     Parameters
@@ -277,9 +435,13 @@ def run_isolated(job: ChildJob, train: TrainView, test: TestView, *,
     timeout_s : float, optional
         Wall-clock limit for import + fit + predict; the child's process group is killed.
     bank_dir : Path, optional
-        The bank being scored: hidden from the child under bubblewrap.
+        The bank being scored: also covered by an empty folder if an allowed path holds it.
     echo : bool
         Copy the child's output (progress logs, tracebacks) to stderr, prefixed by its name.
+    allow_paths : sequence of paths
+        Extra folders the child may read under bubblewrap (``bench run --allow-path``).
+    report : dict, optional
+        Filled with ``"isolation"``: the :func:`isolation_label` of how the child really ran.
 
     Raises
     ------
@@ -290,13 +452,15 @@ def run_isolated(job: ChildJob, train: TrainView, test: TestView, *,
     if timeout_s is not None and timeout_s <= 0:
         raise SubmissionError(f"timeout must be positive, got {timeout_s!r} s")
     mode = isolation_mode()
+    extra: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="hardbench-sub-") as tmp:
         workdir = Path(tmp).resolve()
         write_job(workdir, job, train, test)
         cmd = child_command(workdir)
         if mode == "bwrap":
-            readable = [job.directory.resolve(), Path(sys.prefix).resolve(),
-                        Path(bench.__file__).resolve().parent.parent]
+            allowed = allowed_paths(job.directory, allow_paths)
+            extra = allowed["extra"]
+            readable = [p for kind in ("system", "python", "submission", "extra") for p in allowed[kind]]
             cmd = bwrap_prefix(workdir, hidden_paths(bank_dir), readable) + cmd
         started = time.monotonic()
         status, tail = _run_child(cmd, timeout_s, job.name, echo)
@@ -311,4 +475,6 @@ def run_isolated(job: ChildJob, train: TrainView, test: TestView, *,
         if echo:
             print(f"[{job.name}] done in {time.monotonic() - started:.1f} s ({mode} isolation)",
                   file=sys.stderr, flush=True)
+        if report is not None:
+            report["isolation"] = isolation_label(mode, extra)
         return predictions

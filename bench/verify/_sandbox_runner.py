@@ -1,4 +1,4 @@
-"""The trusted runner that lives INSIDE the code sandbox (one per problem).
+"""The trusted runner that lives INSIDE the code sandbox (one per worker, reused across programs).
 
 WARNING: this file runs untrusted, model-generated programs.  It must only ever be started by
 :mod:`bench.verify.code_exec`, which wraps it in a bubblewrap sandbox (own pid, network, ipc and
@@ -8,8 +8,10 @@ mount namespaces, read-only system, private ``/tmp``, unprivileged uid).  Withou
 Protocol (over the runner's original stdin/stdout, which it moves to private fds at start-up;
 frames are a 4-byte big-endian length followed by a UTF-8 JSON object):
 
-* harness -> runner ``{"op": "init", "source", "preimport", "limits", "pidns", "drop_uid"}``;
-  the runner replies ``{"op": "ready"}``.
+* harness -> runner ``{"op": "init", "source", "preimport", "limits", "pidns"}``;
+  the runner replies ``{"op": "ready"}``.  A runner serves many programs in turn: after
+  ``{"op": "reset"}`` (every process but the runner killed, ``/tmp`` and ``/dev/shm`` emptied;
+  reply ``{"status": "ok"}``) the next ``init`` brings the next program.
 * ``{"op": "run", "stdin", "timeout", "files"}``: fork a child, apply the rlimits, feed ``stdin``
   (from a file, so ``open(0)`` and seeking work), run the program as ``__main__``; reply with the
   raw stdout (capped), the exit code, and a status (``exited``/``timeout``/``output_limit``/
@@ -27,14 +29,18 @@ imports this module (importing it has no side effects).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
-import gc
+import resource
 import select
 import signal
 import struct
 import sys
-import time
+import threading  # imported here, before any fork: a child whose program filled its fd table
+import time  # cannot import anything any more, and must still exit normally
+import traceback
+import types
 from typing import Any
 
 #: a frame larger than this is refused (the harness reads frames from untrusted territory).
@@ -220,8 +226,6 @@ class Runner:
 
     def _child_setup(self, fd_map: dict[int, int], workdir: str) -> None:
         """In the forked child: own session, only the given fds, rlimits, fresh std streams."""
-        import resource
-
         os.setsid()
         for target, source in fd_map.items():
             if source != target:
@@ -249,12 +253,17 @@ class Runner:
 
     @staticmethod
     def _finish_child(code: int) -> None:
-        """Wait for the program's non-daemon threads, flush, and leave without cleanup handlers."""
-        import threading
+        """Wait for the program's non-daemon threads, flush, and leave without cleanup handlers.
 
-        for thread in threading.enumerate():
-            if thread is not threading.current_thread() and not thread.daemon:
-                thread.join()
+        Uses only modules imported before the fork: the program may have left no free file
+        descriptor (an import would fail, and the child would die with status 125).
+        """
+        try:
+            for thread in threading.enumerate():
+                if thread is not threading.current_thread() and not thread.daemon:
+                    thread.join()
+        except Exception:  # noqa: BLE001 - a program that broke threading keeps its exit code
+            pass
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -267,8 +276,6 @@ class Runner:
     # bench.verify.code_exec (which refuses to run without one unless allow_unsafe=True).
     def _exec_program(self, module_name: str, source: str | None = None) -> dict[str, Any]:
         """Run the program source (or ``source``) as a fresh module; returns its namespace."""
-        import types
-
         module = types.ModuleType(module_name)
         module.__file__ = "solution.py"
         sys.modules[module_name] = module
@@ -279,15 +286,16 @@ class Runner:
 
     def _child_run_program(self) -> None:
         """Child body for a stdin/stdout test: exit code as ``python solution.py`` would give."""
-        import traceback
-
         code = 0
         try:
             self._exec_program("__main__")
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         except BaseException:  # noqa: BLE001 - the program's own crash
-            traceback.print_exc()
+            try:
+                traceback.print_exc()
+            except BaseException:  # noqa: BLE001 - stderr is /dev/null; the exit code matters
+                pass
             code = 1
         self._finish_child(code & 0xFF)
 
@@ -349,12 +357,42 @@ class Runner:
             except (ProcessLookupError, PermissionError):
                 pass
         if self.pidns and os.getuid() != 0:
+            self._kill_strays(exclude=pid)
+
+    @staticmethod
+    def _strays(exclude: int = 0) -> list[int]:
+        """Live processes of this pid namespace besides bwrap (pid 1), us and ``exclude``."""
+        found = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) in (1, os.getpid(), exclude):
+                continue
+            try:
+                with open(f"/proc/{name}/stat", "rb") as handle:
+                    state = handle.read().rsplit(b")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            if state not in (b"Z", b"X"):
+                found.append(int(name))
+        return found
+
+    def _kill_strays(self, exclude: int = 0, deadline_s: float = 2.0) -> bool:
+        """SIGKILL every other process in our pid namespace until none is left (a fork bomb
+        can fork while ``kill(-1)`` walks the process list); False if some survived."""
+        deadline = time.monotonic() + deadline_s
+        while True:
             # kill(-1) reaches every process we may signal in this pid namespace except ourselves
             # and its init (bwrap): the setsid()/double-fork orphans of the program.
             try:
                 os.kill(-1, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+            # orphans belong to bwrap (pid 1), which reaps them; our own child ``exclude`` is
+            # reaped by the caller, which needs its exit status
+            if not self._strays(exclude):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
 
     @staticmethod
     def _reap(pid: int) -> int | None:
@@ -518,6 +556,58 @@ class Runner:
             self._rmtree(self.module_workdir)
         return {"status": "ok"}
 
+    def op_reset(self, _msg: dict[str, Any]) -> dict[str, Any]:
+        """End the current program: kill all its processes, empty ``/tmp`` and ``/dev/shm``.
+
+        Only inside the sandbox's pid namespace (``pidns``) can every leftover process be found;
+        without it (unsafe mode) the program's process groups were killed after each test.
+        """
+        self.op_close({})
+        if self.pidns and os.getuid() != 0 and not self._kill_strays():
+            return {"status": "error", "detail": "processes of the program survived SIGKILL"}
+        for folder in (self.limits.get("tmp_root"), "/dev/shm" if self.pidns else None):
+            if folder and os.path.isdir(folder):
+                self._empty(folder)
+        if self.pidns:
+            self._remove_sysv_ipc()
+        self.source, self.code = "", None
+        return {"status": "ok"}
+
+    @staticmethod
+    def _remove_sysv_ipc() -> None:
+        """Remove the System V shared memory, semaphores and queues of our IPC namespace."""
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        ipc_rmid = 0
+        for kind in ("shm", "sem", "msg"):
+            try:
+                with open(f"/proc/sysvipc/{kind}", encoding="ascii") as handle:
+                    ids = [int(line.split()[1]) for line in handle.read().splitlines()[1:] if line.strip()]
+            except (OSError, ValueError, IndexError):
+                continue
+            for ident in ids:
+                if kind == "shm":
+                    libc.shmctl(ident, ipc_rmid, None)
+                elif kind == "sem":
+                    libc.semctl(ident, 0, ipc_rmid)
+                else:
+                    libc.msgctl(ident, ipc_rmid, None)
+
+    @staticmethod
+    def _empty(folder: str) -> None:
+        """Delete everything inside ``folder`` that this uid may delete."""
+        import shutil
+
+        for entry in os.scandir(folder):
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+
     def op_init(self, msg: dict[str, Any]) -> dict[str, Any]:
         """Store the program and limits, pre-import trusted modules so children start warm."""
         import builtins
@@ -538,6 +628,7 @@ class Runner:
         # Compile the program once here (trusted: compiling runs nothing) instead of in every
         # child, and move what exists now out of the garbage collector's reach: children then
         # do not touch (and so copy) the runner's pages when they collect.
+        gc.unfreeze()  # the previous program's code object (a reused runner) may now be collected
         try:
             self.code = compile(self.source, "solution.py", "exec")
         except Exception:  # noqa: BLE001 - SyntaxError, RecursionError, ...: the child reports it
@@ -548,7 +639,8 @@ class Runner:
 
     def serve(self) -> None:
         """Answer frames until the harness closes the control pipe."""
-        handlers = {"init": self.op_init, "run": self.op_run, "open": self.op_open, "call": self.op_call, "close": self.op_close}
+        handlers = {"init": self.op_init, "run": self.op_run, "open": self.op_open, "call": self.op_call,
+                    "close": self.op_close, "reset": self.op_reset}
         while True:
             msg = read_frame(self.ctl_in)
             if msg is None:

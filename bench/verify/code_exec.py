@@ -1,4 +1,4 @@
-"""Run untrusted programs in a bubblewrap sandbox: one sandbox per problem, one fork per test.
+"""Run untrusted programs in a bubblewrap sandbox: one long-lived sandbox per worker, one fork per test.
 
 WARNING
 -------
@@ -16,21 +16,28 @@ inside the sandbox and sends it the program source and the test INPUTS only.  Th
 a child per test (or one child per problem for call-based tests), applies the rlimits, runs the
 program and streams its raw output back over a control pipe the program never holds.  The
 expected outputs never enter the sandbox; the comparison happens here, outside it.
+
+Start-up is paid once per worker, not per program: when a :class:`SandboxSession` ends, its
+runner is reset (every process of the program killed, its ``/tmp`` and ``/dev/shm`` emptied)
+and kept in a per-process pool for the next session with the same limits; each runner serves at
+most :data:`MAX_PROGRAMS_PER_SANDBOX` programs, then a fresh sandbox is started.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bench.errors import HardbenchError, UnsafeExecutionError
 from bench.verify import _sandbox_runner as runner_mod
@@ -44,6 +51,8 @@ _SANDBOX_SITE = "/sandbox/site"
 _GRACE_S = 5.0
 #: how long the sandbox may take to start and pre-import modules
 _START_TIMEOUT_S = 60.0
+#: a reused sandbox serves at most this many programs before a fresh one replaces it
+MAX_PROGRAMS_PER_SANDBOX = 1000
 
 
 class SandboxError(HardbenchError):
@@ -164,6 +173,13 @@ def _site_dirs() -> list[Path]:
 
 def build_bwrap_command(limits: Limits) -> list[str]:
     """The full bwrap command line that starts the runner (exposed for inspection and tests)."""
+    return list(_bwrap_command(limits))
+
+
+@functools.lru_cache(maxsize=16)
+def _bwrap_command(limits: Limits) -> tuple[str, ...]:
+    """:func:`build_bwrap_command`, computed once per limits (it is the sandbox pool's key, needed
+    for every program, and looking up the interpreter's folders costs milliseconds)."""
     exe = shutil.which("bwrap") or "bwrap"
     root = _interpreter_root()
     python = Path(sys.executable).resolve()
@@ -198,18 +214,96 @@ def build_bwrap_command(limits: Limits) -> list[str]:
     cmd += [str(python), "-I", "-S", "-B", _SANDBOX_RUNNER, *site_args]
     if os.geteuid() == 0:
         cmd.append("--drop-uid")
-    return cmd
+    return tuple(cmd)
+
+
+@dataclass
+class _Runner:
+    """One started runner process (inside bwrap, or unsafe) and what it needs to be reused."""
+
+    proc: subprocess.Popen[bytes]
+    stderr: IO[bytes]
+    key: tuple[Any, ...]
+    owner_pid: int
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    programs: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def kill(self) -> None:
+        """Stop the runner and everything in its sandbox; release its files."""
+        proc = self.proc
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                stream.close()  # type: ignore[union-attr]
+            except OSError:
+                pass
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            SandboxSession._kill(proc)
+        if self.tmp is not None:
+            self.tmp.cleanup()
+            self.tmp = None
+        self.stderr.close()
+
+
+class _RunnerPool:
+    """Idle runners of this process, by key (command line, limits, pre-imports).
+
+    A forked child (e.g. a ``bench verify`` worker) starts with an empty pool: the runners it
+    inherited belong to its parent (their pipes are shared) and are never used by the child.
+    """
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[Any, ...], list[_Runner]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: tuple[Any, ...]) -> _Runner | None:
+        with self._lock:
+            idle = self._idle.get(key)
+            return idle.pop() if idle else None
+
+    def give(self, runner: _Runner) -> None:
+        if runner.owner_pid != os.getpid():
+            return
+        with self._lock:
+            self._idle.setdefault(runner.key, []).append(runner)
+
+    def close_all(self) -> None:
+        """Stop every idle runner (at exit; sandboxes also die with this process)."""
+        with self._lock:
+            runners = [r for idle in self._idle.values() for r in idle]
+            self._idle.clear()
+        for runner in runners:
+            if runner.owner_pid == os.getpid():
+                runner.kill()
+
+    def forget(self) -> None:
+        """After fork, in the child: drop the parent's runners without touching them."""
+        self._idle = {}
+        self._lock = threading.Lock()
+
+
+_POOL = _RunnerPool()
+atexit.register(_POOL.close_all)
+os.register_at_fork(after_in_child=_POOL.forget)
+
+
+def close_idle_sandboxes() -> None:
+    """Stop the sandboxes kept for reuse by this process (they also stop when it exits)."""
+    _POOL.close_all()
 
 
 # WARNING: SandboxSession executes untrusted, model-generated code (through the runner).  Without
 # bubblewrap it refuses to start unless allow_unsafe=True; with allow_unsafe=True and no bwrap the
 # program runs with your user's rights, limited only by rlimits.  See the module docstring.
 class SandboxSession:
-    """One sandboxed runner holding one program; tests are run one at a time.
+    """One program in a sandboxed runner; tests are run one at a time.
 
     Use as a context manager.  Every method returns a result object; a runner that dies, hangs or
     answers garbage is killed, and that test and every later one report ``sandbox_died`` (a
-    failure, never a pass).
+    failure, never a pass).  On exit the runner is reset (every process of the program killed,
+    ``/tmp`` emptied) and kept for the next session of this process with the same limits.
 
     Parameters
     ----------
@@ -221,18 +315,20 @@ class SandboxSession:
         Run the runner without bubblewrap when bwrap is missing or unusable.  Dangerous.
     preimport : sequence of str
         Trusted modules the runner imports before forking (e.g. numpy), so tests start warm.
+    reuse : bool
+        Take a runner kept by an earlier session (and keep this one afterwards) instead of
+        starting a fresh sandbox for this program.
     """
 
     def __init__(self, source: str, limits: Limits, *, allow_unsafe: bool = False,
-                 preimport: Sequence[str] = ()) -> None:
+                 preimport: Sequence[str] = (), reuse: bool = True) -> None:
         self.source = source
         self.limits = limits
         self.allow_unsafe = allow_unsafe
         self.preimport = tuple(preimport)
-        self._proc: subprocess.Popen[bytes] | None = None
+        self.reuse = reuse
+        self._runner: _Runner | None = None
         self._dead = False
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._stderr: Any = None
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -243,48 +339,69 @@ class SandboxSession:
                 f"refusing to run untrusted code: {problem}. Pass allow_unsafe=True "
                 "(bench verify: --verifier-option allow_unsafe=true) only on a throw-away machine."
             )
-        self._stderr = tempfile.TemporaryFile()
-        if problem is None:
-            cmd = build_bwrap_command(self.limits)
-            tmp_root, pidns = "/tmp", True
-        else:
-            # WARNING: unsafe mode, the program runs with this user's rights (rlimits only).
-            self._tmp = tempfile.TemporaryDirectory(prefix="hardbench-unsafe-")
-            cmd = [sys.executable, "-I", "-S", "-B", str(RUNNER_PATH), *[f"--site={s}" for s in _site_dirs()]]
-            tmp_root, pidns = self._tmp.name, False
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=self._stderr, close_fds=True, start_new_session=True)
-        reply = self._request({"op": "init", "source": self.source, "preimport": list(self.preimport),
-                               "limits": self.limits.to_runner(tmp_root), "pidns": pidns}, _START_TIMEOUT_S)
-        if reply is None or reply.get("op") != "ready":
-            err = self._stderr_text()
-            self.close()
-            raise SandboxError(f"the code sandbox failed to start: {err or reply}")
+        cmd = build_bwrap_command(self.limits) if problem is None else None
+        key = (tuple(cmd) if cmd else ("unsafe",), self.limits, self.preimport)
+        if self.reuse:
+            self._runner = _POOL.take(key)
+            if self._runner is not None and self._init() is None:
+                self._runner.kill()  # it died while idle: start a fresh one
+                self._runner = None
+        if self._runner is None:
+            self._runner = self._start(cmd, key)
+            reply = self._init(_START_TIMEOUT_S)
+            if reply is None or reply.get("op") != "ready":
+                err = self._stderr_text()
+                self.close()
+                raise SandboxError(f"the code sandbox failed to start: {err or reply}")
         return self
+
+    def _start(self, cmd: list[str] | None, key: tuple[Any, ...]) -> _Runner:
+        """Start a runner: inside bwrap (``cmd``), or without a sandbox when ``cmd`` is None."""
+        self._dead = False
+        stderr = tempfile.TemporaryFile()
+        tmp = None
+        if cmd is None:
+            # WARNING: unsafe mode, the program runs with this user's rights (rlimits only).
+            tmp = tempfile.TemporaryDirectory(prefix="hardbench-unsafe-")
+            cmd = [sys.executable, "-I", "-S", "-B", str(RUNNER_PATH), *[f"--site={s}" for s in _site_dirs()]]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                                close_fds=True, start_new_session=True)
+        runner = _Runner(proc, stderr, key, os.getpid(), tmp)
+        runner.extra["tmp_root"] = tmp.name if tmp is not None else "/tmp"
+        runner.extra["pidns"] = tmp is None
+        return runner
+
+    def _init(self, timeout: float = _START_TIMEOUT_S) -> dict[str, Any] | None:
+        """Hand the program to the runner; its reply (None when the runner died)."""
+        assert self._runner is not None
+        self._dead = False
+        extra = self._runner.extra
+        reply = self._request({"op": "init", "source": self.source, "preimport": list(self.preimport),
+                               "limits": self.limits.to_runner(extra["tmp_root"]), "pidns": extra["pidns"]},
+                              timeout)
+        if reply is not None:
+            self._runner.programs += 1
+        return reply
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        """Stop the runner and everything in the sandbox."""
-        proc, self._proc = self._proc, None
+        """End this program: reset the runner and keep it for reuse, or stop it."""
+        runner, self._runner = self._runner, None
+        alive = not self._dead and runner is not None
         self._dead = True
-        if proc is not None:
-            for stream in (proc.stdin, proc.stdout):
-                try:
-                    stream.close()  # type: ignore[union-attr]
-                except OSError:
-                    pass
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                self._kill(proc)
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
+        if runner is None:
+            return
+        if alive and self.reuse and runner.programs < MAX_PROGRAMS_PER_SANDBOX:
+            self._runner = runner
+            self._dead = False
+            reply = self._request({"op": "reset"}, _GRACE_S)
+            self._runner, self._dead = None, True
+            if reply is not None and reply.get("status") == "ok":
+                _POOL.give(runner)
+                return
+        runner.kill()
 
     @staticmethod
     def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -295,29 +412,32 @@ class SandboxSession:
         proc.wait()
 
     def _stderr_text(self) -> str:
-        if self._stderr is None:
+        if self._runner is None:
             return ""
-        self._stderr.seek(0)
-        return self._stderr.read(2000).decode("utf-8", "replace").strip()
+        stderr = self._runner.stderr
+        stderr.seek(0)
+        return stderr.read(2000).decode("utf-8", "replace").strip()
 
     @property
     def alive(self) -> bool:
         """False once the runner has died or been killed (later tests then fail)."""
-        return not self._dead and self._proc is not None
+        return not self._dead and self._runner is not None
 
     def _request(self, message: dict[str, Any], timeout: float) -> dict[str, Any] | None:
         """Send one frame, wait for the reply; None (and the session is dead) on any failure."""
         if not self.alive:
             return None
-        assert self._proc is not None and self._proc.stdin is not None and self._proc.stdout is not None
+        assert self._runner is not None
+        proc = self._runner.proc
+        assert proc.stdin is not None and proc.stdout is not None
         try:
-            write_frame(self._proc.stdin.fileno(), message)
+            write_frame(proc.stdin.fileno(), message)
             max_size = self.limits.output_mb * 1024 * 1024 * 2 + 65536
-            reply = read_frame(self._proc.stdout.fileno(), time.monotonic() + timeout, max_size)
+            reply = read_frame(proc.stdout.fileno(), time.monotonic() + timeout, max_size)
         except (OSError, TimeoutError, CodecError):
             reply = None
         if reply is None:
-            self._kill(self._proc)
+            self._kill(proc)
             self._dead = True
         return reply
 
@@ -377,5 +497,5 @@ class SandboxSession:
             return CallResult("unserializable", detail=str(exc)[:500])
 
 
-__all__ = ["CallResult", "Limits", "RunResult", "SandboxError", "SandboxSession", "bwrap_problem",
-           "build_bwrap_command"]
+__all__ = ["CallResult", "Limits", "MAX_PROGRAMS_PER_SANDBOX", "RunResult", "SandboxError", "SandboxSession",
+           "build_bwrap_command", "bwrap_problem", "close_idle_sandboxes"]

@@ -264,15 +264,24 @@ class CodeVerifier:
         Samples verified in parallel by :meth:`verify_batch` (one sandbox each).
     limits : Limits or None
         Full resource limits; ``memory_mb`` overrides its memory field.  None: defaults.
+    reuse_sandbox : bool
+        Keep each worker's sandbox for the next program (reset in between) instead of starting
+        bubblewrap for every program; False only to measure what that start-up costs.
     """
 
     def __init__(self, timeout_s: float = 4.0, memory_mb: int = 2048, allow_unsafe: bool = False,
-                 workers: int = 1, limits: Limits | None = None) -> None:
+                 workers: int = 1, limits: Limits | None = None, reuse_sandbox: bool = True) -> None:
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self.allow_unsafe = allow_unsafe
         self.workers = workers
         self.limits = limits
+        self.reuse_sandbox = reuse_sandbox
+
+    def _session(self, program: str, preimport: tuple[str, ...] = ()) -> SandboxSession:
+        """A sandbox session for ``program`` with this verifier's limits."""
+        return SandboxSession(program, self._limits(), allow_unsafe=self.allow_unsafe, preimport=preimport,
+                              reuse=self.reuse_sandbox)
 
     def _limits(self) -> Limits:
         base = self.limits or Limits()
@@ -327,8 +336,7 @@ class CodeVerifier:
     def _taco_stdio_pass(self, program: str, pairs: Sequence[tuple[Any, Any]],
                          compile_check: str | None = None) -> list[TestOutcome]:
         outcomes: list[TestOutcome] = []
-        with SandboxSession(program, self._limits(), allow_unsafe=self.allow_unsafe,
-                            preimport=TACO_PREIMPORT) as session:
+        with self._session(program, TACO_PREIMPORT) as session:
             if compile_check is not None:
                 # TACO first loads the program wrapped in `def code():` as a module (running its
                 # leading import lines) and gives up on the program if that fails; same here,
@@ -366,8 +374,7 @@ class CodeVerifier:
     def _taco_call(self, code: str, fn_name: str, pairs: Sequence[tuple[Any, Any]]) -> Verdict:
         program = TACO_PRELUDE + code
         outcomes: list[TestOutcome] = []
-        with SandboxSession(program, self._limits(), allow_unsafe=self.allow_unsafe,
-                            preimport=TACO_PREIMPORT) as session:
+        with self._session(program, TACO_PREIMPORT) as session:
             loaded = session.open_module(self.timeout_s)
             if loaded.status != "ok":
                 return Verdict(0.0, "timed_out" if loaded.status == "timeout" else "failed",
@@ -390,7 +397,7 @@ class CodeVerifier:
         neither read the expected values nor tamper with the assertions; it only answers calls.
         """
         prompt, entry = str(reference["prompt"]), str(reference["entry_point"])
-        with SandboxSession(prompt + code, self._limits(), allow_unsafe=self.allow_unsafe) as session:
+        with self._session(prompt + code) as session:
             loaded = session.open_module(self.timeout_s, module_name="solution")
             if loaded.status != "ok":
                 return Verdict(0.0, "timed_out" if loaded.status == "timeout" else "failed",

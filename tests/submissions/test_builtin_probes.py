@@ -20,6 +20,7 @@ from scipy.optimize import minimize
 
 from bench.paths import submissions_root
 from bench.predictors.base import check_predictions
+from bench.predictors.isolation import isolation_mode
 from bench.submissions import load_submission, run_submission
 
 from conftest import FEATURE, PORTFOLIO_KINDS, SETTINGS, build_views
@@ -130,12 +131,16 @@ def test_logistic_picks_strength_on_val() -> None:
     assert fixed.strength_ == 0.5 and fixed.val_losses_ == {}
 
 
-@pytest.mark.parametrize("name", ["logistic", "mlp-probe"])
+@pytest.mark.parametrize("name", IN_PROCESS)
 def test_through_the_child_process(name: str) -> None:
+    """The honest built-ins run in the child (under the bubblewrap allow-list where it works)
+    and give what they give in-process; the report says how the child really ran."""
     train, test, _ = build_views("success_prob")
-    out = run_submission(load_submission(name), train, test, timeout_s=180, echo=False)
+    report: dict = {}
+    out = run_submission(load_submission(name), train, test, timeout_s=180, echo=False, report=report)
     direct = make_predictor(name).fit(train).predict(test)
     np.testing.assert_allclose(out, direct, atol=1e-6)
+    assert report["isolation"] == ("bwrap-allowlist" if isolation_mode() == "bwrap" else "process")
 
 
 def test_probe_without_features_says_how_to_add_them(tmp_path: Path) -> None:

@@ -1,5 +1,8 @@
-"""Test labels never reach a submission: the views carry none, and under bubblewrap the bank's
-files, every ``tasks/*/banks`` folder, ``results/`` and ``.git`` are invisible to the child.
+"""Test labels never reach a submission: the views carry none, and under bubblewrap the child
+sees only an allow-list (the Python installation, system libraries, its own folder, the views):
+the bank's files, every ``tasks/*/banks`` folder, ``results/``, ``.git`` and every other copy
+of the labels on the machine (home, /tmp, a sibling checkout, the shared data folder, the
+project root) are invisible to it.
 
 The positive controls (``process`` mode, where a hostile submission *can* read files on disk)
 show that the hostile submissions really work, so the bubblewrap assertions can fail.
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +21,7 @@ import pandas as pd
 import pytest
 
 from bench.paths import project_root
-from bench.predictors.isolation import bwrap_works, hidden_paths
+from bench.predictors.isolation import allowed_paths, bwrap_works, hidden_paths
 from bench.submissions import load_submission, run_submission
 
 from conftest import build_views, write_submission
@@ -181,3 +185,144 @@ def test_hidden_paths_cover_banks_results_and_git(tmp_path: Path) -> None:
         assert str(banks.resolve()) in hidden
     if (project_root() / ".git").exists():
         assert str((project_root() / ".git").resolve()) in hidden
+
+
+PLANTED_READER = """
+import numpy as np
+
+class Reader:
+    '''Fixture cheat: one prediction slot per planted label file, 1 when it could read it.'''
+
+    def __init__(self, paths=()):
+        self.paths = list(paths)
+
+    def fit(self, train):
+        return self
+
+    def predict(self, test):
+        out = np.zeros(len(test.query_ids))
+        for i, path in enumerate(self.paths):
+            try:
+                with open(path, "rb") as fh:
+                    out[i] = float(len(fh.read()) > 0)
+            except OSError:
+                pass
+        return out
+"""
+
+
+def _plant_sites() -> dict[str, Path]:
+    """Where copies of a bank could lie on a real machine, and are writable here."""
+    root = project_root()
+    sites = {"home": Path.home(), "tmp": Path(tempfile.gettempdir()), "var-tmp": Path("/var/tmp"),
+             "sibling-checkout": root.parent, "project-root": root}
+    for shared in (root.parent / "shared" / "data", root.parent.parent / "shared" / "data"):
+        if shared.is_dir():
+            sites["shared-data"] = shared
+            break
+    import os
+    return {name: folder for name, folder in sites.items() if os.access(folder, os.W_OK)}
+
+
+@pytest.fixture
+def planted_labels() -> Iterator[dict[str, Path]]:
+    """A copy of the fixture's test labels planted in each site (removed afterwards)."""
+    _, test, test_targets = build_views("success_prob")
+    tag = uuid.uuid4().hex[:12]
+    planted: dict[str, Path] = {}
+    try:
+        for name, site in _plant_sites().items():
+            folder = site / f"hardbench-planted-labels-{tag}"
+            folder.mkdir()
+            path = folder / "rewards.parquet"
+            pd.DataFrame({"query_id": list(test.query_ids), "target": test_targets}).to_parquet(path)
+            planted[name] = path
+        yield planted
+    finally:
+        for path in planted.values():
+            shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def _read_planted(tmp_path: Path, planted: dict[str, Path], **kwargs: object) -> dict[str, float]:
+    train, test, _ = build_views("success_prob")
+    names = sorted(planted)
+    sub = load_submission(str(write_submission(tmp_path / "reader", PLANTED_READER,
+                                               {"paths": [str(planted[n]) for n in names]},
+                                               "predictor:Reader")))
+    out = run_submission(sub, train, test, timeout_s=120, echo=False, **kwargs)
+    return dict(zip(names, out[: len(names)]))
+
+
+@needs_bwrap
+def test_planted_label_copies_are_unreadable_under_bwrap(tmp_path: Path, planted_labels: dict[str, Path],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARDBENCH_ISOLATION", "bwrap")
+    assert {"home", "tmp", "sibling-checkout", "project-root"} <= set(planted_labels)
+    report: dict = {}
+    seen = _read_planted(tmp_path, planted_labels, report=report)
+    assert seen == {name: 0.0 for name in planted_labels}
+    assert report["isolation"] == "bwrap-allowlist"
+
+
+def test_planted_label_copies_are_readable_without_sandbox(tmp_path: Path, planted_labels: dict[str, Path],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Positive control: the cheat does read every copy when nothing stops it."""
+    monkeypatch.setenv("HARDBENCH_ISOLATION", "process")
+    report: dict = {}
+    seen = _read_planted(tmp_path, planted_labels, report=report)
+    assert seen == {name: 1.0 for name in planted_labels}
+    assert report["isolation"] == "process"
+
+
+@needs_bwrap
+def test_allow_path_exposes_only_that_folder_and_is_recorded(tmp_path: Path, planted_labels: dict[str, Path],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARDBENCH_ISOLATION", "bwrap")
+    allowed = planted_labels["home"].parent
+    report: dict = {}
+    seen = _read_planted(tmp_path, planted_labels, allow_paths=[str(allowed)], report=report)
+    assert seen == {name: float(name == "home") for name in planted_labels}
+    assert report["isolation"] == f"bwrap-allowlist+{allowed.resolve()}"
+
+
+def test_allow_list_holds_no_broad_folder(tmp_path: Path) -> None:
+    """Nothing allowed is /, the home folder, the project root or one of its parents."""
+    allowed = allowed_paths(tmp_path)
+    root = project_root().resolve()
+    everything = [p for paths in allowed.values() for p in paths]
+    assert allowed["submission"] == [tmp_path.resolve()] and allowed["extra"] == []
+    for path in everything:
+        assert path not in (Path("/"), Path.home().resolve(), root) and path not in root.parents, path
+    assert any(p.name == "bench" for p in allowed["python"])  # the package, not its checkout
+
+
+ENV_SPY = """
+import os
+import numpy as np
+
+class EnvSpy:
+    '''Reports its home and cache environment (1 = as expected in the sandbox).'''
+
+    def fit(self, train):
+        return self
+
+    def predict(self, test):
+        cache = os.path.expanduser("~/.cache/some-model")
+        os.makedirs(cache, exist_ok=True)
+        obs = [os.environ.get("HOME") == "/tmp/home", "HF_HOME" not in os.environ,
+               os.path.isdir(cache), os.environ.get("HF_HUB_OFFLINE") == "1"]
+        out = np.zeros(len(test.query_ids))
+        out[: len(obs)] = obs
+        return out
+"""
+
+
+@needs_bwrap
+def test_child_gets_a_private_home_and_no_host_cache_paths(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARDBENCH_ISOLATION", "bwrap")
+    monkeypatch.setenv("HF_HOME", str(Path.home() / ".cache" / "huggingface"))
+    train, test, _ = build_views("success_prob")
+    sub = load_submission(str(write_submission(tmp_path / "env", ENV_SPY, {}, "predictor:EnvSpy")))
+    out = run_submission(sub, train, test, timeout_s=120, echo=False)
+    assert list(out[:4]) == [1, 1, 1, 1]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -87,23 +89,55 @@ def test_timeout_kills_the_child_and_its_children(tmp_path: Path, mode: str,
     if mode == "bwrap" and not bwrap_works():
         pytest.skip("bubblewrap is not usable here")
     monkeypatch.setenv("HARDBENCH_ISOLATION", mode)
-    # ~/.cache is writable in both modes (the sandbox's /tmp is private)
-    marker = Path.home() / ".cache" / f"hardbench-test-survivor-{uuid.uuid4().hex}"
-    grandchild = f"import time, pathlib; time.sleep(3); pathlib.Path({str(marker)!r}).write_text('x')"
+    # the grandchild carries a unique marker in its command line, visible in the host's ps
+    marker = f"hardbench-test-survivor-{uuid.uuid4().hex}"
     code = GOOD.replace(
         "self.n_ = len(train.query_ids)",
         "import subprocess, sys, time\n"
-        f"        subprocess.Popen([sys.executable, '-c', {grandchild!r}])\n"
+        f"        subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)', {marker!r}])\n"
         "        time.sleep(60)",
     )
     sub = load_submission(str(write_submission(tmp_path / "sleepy", code)))
     train, test, _ = build_views("success_prob")
+
+    def running() -> bool:
+        ps = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True)
+        return marker in ps.stdout
+
     with pytest.raises(SubmissionError, match=r"^submission 'sleepy' timed out after 1\.5 s \(killed\)$"):
         run_submission(sub, train, test, timeout_s=1.5, echo=False)
-    time.sleep(4)
-    survived = marker.exists()
-    marker.unlink(missing_ok=True)
-    assert not survived, "a grandchild of the submission survived the timeout"
+    time.sleep(0.5)
+    assert not running(), "a grandchild of the submission survived the timeout"
+
+
+def test_ps_sees_a_submissions_grandchild(tmp_path: Path) -> None:
+    """Positive control for the test above: while the submission runs, ps shows the marker."""
+    marker = f"hardbench-test-visible-{uuid.uuid4().hex}"
+    code = GOOD.replace(
+        "self.n_ = len(train.query_ids)",
+        "import subprocess, sys\n"
+        f"        subprocess.run([sys.executable, '-c', 'import time; time.sleep(3)', {marker!r}])\n"
+        "        self.n_ = len(train.query_ids)",
+    )
+    sub = load_submission(str(write_submission(tmp_path / "visible", code)))
+    train, test, _ = build_views("success_prob")
+    seen: list[bool] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ps = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True)
+            if marker in ps.stdout:
+                seen.append(True)
+                return
+            time.sleep(0.2)
+        seen.append(False)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    run_submission(sub, train, test, timeout_s=60, echo=False)
+    watcher.join()
+    assert seen == [True]
 
 
 def test_good_submission_and_sibling_import(tmp_path: Path) -> None:

@@ -208,3 +208,47 @@ def test_sandbox_that_cannot_start_gives_an_error_verdict(monkeypatch: pytest.Mo
     monkeypatch.setattr(code_exec, "build_bwrap_command", lambda limits: ["/bin/sh", "-c", "echo broken >&2"])
     verdict = CodeVerifier().verify(GOOD_SUM, SUM_PROBLEM)
     assert verdict.status == "error" and "failed to start" in verdict.detail and "broken" in verdict.detail
+
+
+FILL_FD_TABLE = ("_held = []\ntry:\n    while True:\n        _held.append(open('/dev/null'))\n"
+                 "except OSError:\n    pass\n")
+
+
+@pytest.mark.parametrize("mode", ["stdio", "humaneval"])
+def test_correct_program_with_a_full_fd_table_passes(verifier: CodeVerifier, mode: str) -> None:
+    """A correct program that leaves no free file descriptor (RLIMIT_NOFILE reached) still
+    passes: the runner must not need a new descriptor (e.g. an import) after the program."""
+    body = GOOD_SUM if mode == "stdio" else "    return x + y\n"
+    code = FILL_FD_TABLE + body if mode == "stdio" else body + FILL_FD_TABLE
+    verdict = verifier.verify(code, _reference(mode))
+    assert verdict.status == "passed", verdict
+    # control: the table really was full (one more open() fails inside the sandbox)
+    probe = FILL_FD_TABLE + "try:\n    open('/dev/null')\n    print('free')\nexcept OSError:\n    print('full')\n"
+    with SandboxSession(probe, verifier._limits()) as session:
+        assert session.run_stdio("", 2.0).stdout == "full\n"
+
+
+def test_reused_sandbox_keeps_nothing_of_the_previous_program() -> None:
+    """Programs share a worker's sandbox in turn: the second sees no file the first left in
+    /tmp, no System V IPC object and no process of it (the same runner serves both)."""
+    plant = ("import ctypes, os, subprocess\n"
+             "open('/tmp/left-behind', 'w').write('x')\n"
+             "libc = ctypes.CDLL(None)\n"
+             "print(libc.shmget(4242, 4096, 0o1600) >= 0, libc.msgget(4243, 0o1600) >= 0)\n"
+             "os.makedirs('/tmp/dir-left/sub', exist_ok=True)\n"
+             "try:\n    open('/dev/shm/left-behind', 'w').write('x')\nexcept OSError:\n    pass\n"
+             "print(os.path.exists('/tmp/left-behind'))\n")
+    look = ("import os\n"
+            "procs = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, os.getpid(), os.getppid())]\n"
+            "ipc = [len(open(f'/proc/sysvipc/{k}').read().splitlines()) - 1 for k in ('shm', 'msg')]\n"
+            "print(sorted(os.listdir('/tmp')) == [os.path.basename(os.getcwd())],"
+            " os.path.exists('/dev/shm/left-behind'), procs, ipc)\n")
+    code_exec.close_idle_sandboxes()
+    with SandboxSession(plant, Limits()) as first:
+        runner_pid = first._runner.proc.pid
+        assert first.run_stdio("", 2.0).stdout == "True True\nTrue\n"
+    with SandboxSession(look, Limits()) as second:
+        assert second._runner.proc.pid == runner_pid  # the same sandbox, reused
+        assert second.run_stdio("", 2.0).stdout == "True False [] [0, 0]\n"
+    with SandboxSession(look, Limits(), reuse=False) as fresh:
+        assert fresh._runner.proc.pid != runner_pid
