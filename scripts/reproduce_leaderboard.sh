@@ -1,20 +1,38 @@
 #!/usr/bin/env bash
 # Re-run every built-in submission on every shipped bank (seed 0, 1,000 bootstrap replicates),
 # then rebuild the leaderboard: results/*/*/*.json, results/LEADERBOARD.md, leaderboard.csv,
-# plots/ and site/.  SKIP_LORA=1 skips lora-probe, which fine-tunes Gemma 3 270M on the CPU
-# (about 20 minutes for the GSM8K bank).
+# LEADERBOARD-portfolio.md, plots/ and site/.
+#
+# - lora-probe fine-tunes Gemma 3 270M on the CPU (about 20 minutes for a 1,319-query bank), so it
+#   runs only on the banks in LORA_BANKS (default: the ones the committed leaderboard has it on);
+#   SKIP_LORA=1 skips it everywhere.
+# - pika-linear-probe ships predictions for math/pika-k50 only.
+# - portfolio runs (several decoders with costs) on the banks in PORTFOLIO_BANKS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_venv.sh "all"
 export HF_HUB_OFFLINE=1
-subs=(constant logistic mlp-probe)
-if [ "${SKIP_LORA:-0}" != 1 ]; then subs+=(lora-probe); fi
+subs=(constant prompt-length logistic mlp-probe)
+LORA_BANKS=${LORA_BANKS:-"gsm8k/mixtral-vs-gpt4 math/qwen25-math-8 math/qwen25-math-rm-8 lmsys/arena-mixtral-vs-gpt4 humaneval/codegen16b-k100 lmsys/arena-bench-15"}
+PORTFOLIO_BANKS=${PORTFOLIO_BANKS:-"gsm8k/gpt3-6b-175b"}
+run() { echo "== bench run $*" >&2; .venv/bin/bench run "$@" > /dev/null; }
 for manifest in tasks/*/banks/*/manifest.json; do
   bank_dir=$(dirname "$manifest")
+  bank=$(basename "$bank_dir")
   task=$(basename "$(dirname "$(dirname "$bank_dir")")")
   for sub in "${subs[@]}"; do
-    echo "== $task / $(basename "$bank_dir") / $sub" >&2
-    .venv/bin/bench run --task "$task" --bank "$(basename "$bank_dir")" --submission "$sub" > /dev/null
+    run --task "$task" --bank "$bank" --submission "$sub"
   done
+  if [ "${SKIP_LORA:-0}" != 1 ] && [[ " $LORA_BANKS " == *" $task/$bank "* ]]; then
+    run --task "$task" --bank "$bank" --submission lora-probe
+  fi
+  if [ "$task/$bank" = math/pika-k50 ]; then
+    run --task math --bank pika-k50 --submission pika-linear-probe
+  fi
+  if [[ " $PORTFOLIO_BANKS " == *" $task/$bank "* ]]; then
+    for sub in constant logistic mlp-probe; do
+      run --task "$task" --bank "$bank" --submission "$sub" --setting portfolio
+    done
+  fi
 done
 .venv/bin/bench leaderboard
