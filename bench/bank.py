@@ -328,14 +328,22 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def save_bank(directory: Path, manifest: Mapping[str, Any], queries: pd.DataFrame,
-              rewards: pd.DataFrame) -> Path:
-    """Write a bank folder (atomically per file), fill in ``files`` checksums, validate it."""
+              rewards: pd.DataFrame, extra_files: Mapping[str, bytes] | None = None) -> Path:
+    """Write a bank folder (atomically per file), fill in ``files`` checksums, validate it.
+
+    ``extra_files`` (name -> bytes) are written and checksummed alongside, e.g. the raw
+    samples ``responses.parquet`` of a generated bank; v1 loaders check and otherwise ignore them.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     manifest = dict(manifest)
     manifest["format"] = BANK_FORMAT
     blobs = {name: _parquet_bytes(frame.reset_index(drop=True))
              for name, frame in (("queries.parquet", queries), ("rewards.parquet", rewards))}
+    for name, data in (extra_files or {}).items():
+        if name in blobs or "/" in name or name.startswith(".") or name == "manifest.json":
+            raise BankFormatError(f"extra bank file {name!r} is not allowed")
+        blobs[name] = bytes(data)
     files = {name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()}
     manifest.setdefault("features", {})
     files |= _features_to_keep(directory, manifest, files["queries.parquet"])

@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "verify": "bench.commands.verify",
     "features": "bench.commands.features",
     "leaderboard": "bench.commands.leaderboard",
+    "generate": "bench.commands.generate",
+    "merge": "bench.commands.merge",
 }
 
 #: one-line help per subcommand, kept here so ``bench --help`` imports nothing heavy.
@@ -31,6 +33,8 @@ COMMAND_HELP: dict[str, str] = {
     "verify": "label model samples with a task's verifier",
     "features": "add a feature matrix (embeddings, hidden states) to a bank",
     "leaderboard": "build leaderboard tables, plots and the static site from result files",
+    "generate": "generate a bank: sample a model on a task's prompts and score every sample",
+    "merge": "join banks generated in shards (checksums checked, duplicates refused)",
 }
 
 
