@@ -43,7 +43,10 @@ class LlamaCppBackend:
     def __init__(self, model_path: str, *, n_threads: int | None = None) -> None:
         self.lib = _import_llama_cpp()
         self.model_path = model_path
-        self.n_threads = n_threads or int(os.environ.get("HARDBENCH_THREADS", 0)) or os.cpu_count() or 1
+        # llama-cpp-python's own default (half the cores); on a busy machine 1 thread is fastest
+        # (llama.cpp's threads spin at every barrier): set HARDBENCH_THREADS.
+        self.n_threads = (n_threads or int(os.environ.get("HARDBENCH_THREADS", 0))
+                          or max(1, (os.cpu_count() or 2) // 2))
         self.llm = self.lib.Llama(model_path=model_path, n_ctx=256, n_batch=256, n_threads=self.n_threads,
                                   verbose=False)
         self.vocab = self.lib.llama_model_get_vocab(self.llm._model.model)
