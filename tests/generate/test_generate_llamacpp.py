@@ -161,3 +161,19 @@ def test_verify_bank_rescores_and_counts_changes(clean_bank: Path, tmp_path: Pat
     assert list(bank.rewards["reward"]) == new
     assert bank.manifest["provenance"]["rescored_from"]["manifest_sha256"] == load_bank(clean_bank).manifest_sha256
     assert bank.manifest["provenance"]["verifier"]["options"] == {"rule": "last_two"}
+
+
+def test_join_decoders_makes_a_routing_bank(clean_bank: Path, tmp_path: Path) -> None:
+    """Two runs on the same queries (here: two seeds named as two decoders) -> one routing bank."""
+    assert _generate(tmp_path / "other", "--seed", "9", "--decoder", "strong").returncode == 0
+    out = tmp_path / "routing"
+    assert main(["merge", "--decoders", str(clean_bank), str(tmp_path / "other"), "--out", str(out)]) == 0
+    bank = load_bank(out)
+    assert bank.setting == "routing" and bank.decoders == [MODEL, "strong"]
+    assert bank.manifest["default_routing"] == [MODEL, "strong"]
+    assert set(bank.manifest["provenance"]["decoders"]) == {MODEL, "strong"}
+    responses = pd.read_parquet(out / "responses.parquet")
+    assert len(responses) == 16 and set(responses["decoder"]) == {MODEL, "strong"}
+    # the same decoder twice, or different queries, is refused
+    assert main(["merge", "--decoders", str(clean_bank), str(clean_bank), "--out", str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()
