@@ -41,8 +41,9 @@ class VLLMBackend:
             kwargs["distributed_executor_backend"] = distributed_executor_backend
         if max_model_len or os.environ.get("HARDBENCH_VLLM_MAX_MODEL_LEN"):
             kwargs["max_model_len"] = int(max_model_len or os.environ["HARDBENCH_VLLM_MAX_MODEL_LEN"])
-        if model.is_gguf and model.provenance.get("id"):
-            kwargs["tokenizer"] = model.provenance["id"]   # vLLM reads GGUF weights, tokenizer from the hub id
+        tokenizer = os.environ.get("HARDBENCH_VLLM_TOKENIZER")
+        if tokenizer:   # e.g. the hub id of a GGUF's base model (vLLM's advice for GGUF files)
+            kwargs["tokenizer"] = tokenizer
         self.settings = {k: v for k, v in kwargs.items() if k != "model"}
         self.llm = vllm.LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
