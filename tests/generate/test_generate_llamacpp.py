@@ -177,3 +177,11 @@ def test_join_decoders_makes_a_routing_bank(clean_bank: Path, tmp_path: Path) ->
     # the same decoder twice, or different queries, is refused
     assert main(["merge", "--decoders", str(clean_bank), str(clean_bank), "--out", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "x").exists()
+
+
+def test_features_are_computed_in_the_same_run(tmp_path: Path) -> None:
+    out = tmp_path / "feat"
+    result = _generate(out, "--limit", "2", "--features", "minilm")
+    assert result.returncode == 0, result.stderr
+    bank = load_bank(out)
+    assert bank.feature_names == ["minilm"] and bank.features("minilm").shape == (2, 384)
