@@ -85,18 +85,19 @@ class TransformersBackend:
         generated = output[:, inputs["input_ids"].shape[1]:]
         eos_ids = self.model.generation_config.eos_token_id
         eos_ids = set(eos_ids if isinstance(eos_ids, list) else [eos_ids])
+        pad = self.tokenizer.pad_token_id
         completions = []
         for row in generated.tolist():
             n_tokens, ended = len(row), False
             for i, token in enumerate(row):
-                if token in eos_ids:
+                if token in eos_ids:        # counted, like llama.cpp's end-of-generation token
                     n_tokens, ended = i + 1, True
+                    break
+                if token == pad:            # padding after a sample that stopped at a stop string
+                    n_tokens = i
                     break
             text = self.tokenizer.decode(row[:n_tokens], skip_special_tokens=True)
             text, stopped = cut_at_stop(text, params.stop)
-            if stopped:   # generation stopped at the stop string: count tokens up to there
-                n_tokens = min(n_tokens, len(row) - sum(1 for t in row if t == self.tokenizer.pad_token_id
-                                                         and t not in eos_ids))
             finish = "stop" if (ended or stopped) else "length"
             completions.append(Completion(text=text, n_tokens=n_tokens, finish_reason=finish))
         return completions
