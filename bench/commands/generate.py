@@ -74,12 +74,16 @@ def run(args: argparse.Namespace) -> int:
     from bench.commands.verify import check_code_execution
     from bench.generate.backends import backend_factory, resolve_for_backend
     from bench.generate.pipeline import run_generation
-    from bench.generate.plan import plan_run
+    from bench.generate.plan import check_n, decoding_params, plan_run
     from bench.tasks import load_task
 
     task = load_task(args.task)
     check_code_execution(task, args.allow_code_execution)
     shard = Shard.parse(args.shard)
+    # cheap checks first: a bad --n or decoding value fails before a model is fetched
+    check_n(task, args.n)
+    decoding_params(task, temperature=args.temperature, top_p=args.top_p,
+                    max_tokens=args.max_tokens, stop=args.stop)
     model = resolve_for_backend(args.model, args.backend)
     plan = plan_run(task, model, args.backend, out=args.out, n=args.n, temperature=args.temperature,
                     top_p=args.top_p, max_tokens=args.max_tokens, stop=args.stop, seed=args.seed,
