@@ -109,3 +109,17 @@ def test_full_disk_is_one_clear_error() -> None:
 def test_merge_needs_two_banks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["merge", str(tmp_path / "a"), "--out", str(tmp_path / "m")]) == 2
     assert "at least two banks" in capsys.readouterr().err
+
+
+def test_task_generation_stop_and_top_p(tmp_path: Path) -> None:
+    from bench.errors import TaskConfigError
+    from bench.tasks import parse_task
+
+    base = {"task": "t", "version": 1, "prompt": {"kind": "text", "template": "$q"}}
+    task = parse_task(base | {"generation": {"top_p": 0.9, "stop": ["```", "\n\n"]}}, tmp_path / "task.yaml", "t")
+    assert task.generation.top_p == 0.9 and task.generation.stop == ("```", "\n\n")
+    assert parse_task(base, tmp_path / "task.yaml", "t").generation.stop == ()
+    with pytest.raises(TaskConfigError, match="generation.top_p"):
+        parse_task(base | {"generation": {"top_p": 0}}, tmp_path / "task.yaml", "t")
+    with pytest.raises(TaskConfigError, match="generation.stop"):
+        parse_task(base | {"generation": {"stop": [""]}}, tmp_path / "task.yaml", "t")
