@@ -491,20 +491,29 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def save_bank(directory: Path, manifest: Mapping[str, Any], queries: pd.DataFrame,
-              rewards: pd.DataFrame) -> Path:
-    """Write a v1 bank folder (atomically per file), fill in ``files`` checksums, validate it."""
+              rewards: pd.DataFrame, extra_files: Mapping[str, bytes] | None = None) -> Path:
+    """Write a v1 bank folder (atomically per file), fill in ``files`` checksums, validate it.
+
+    ``extra_files`` (name -> bytes) are written and checksummed alongside, e.g. the raw
+    samples ``responses.parquet`` of a generated bank; loaders check and otherwise ignore them.
+    """
     return _write_bank(directory, manifest, BANK_FORMAT,
-                       {"queries.parquet": queries, "rewards.parquet": rewards})
+                       {"queries.parquet": queries, "rewards.parquet": rewards}, extra_files)
 
 
 def _write_bank(directory: Path, manifest: Mapping[str, Any], fmt: str,
-                tables: Mapping[str, pd.DataFrame]) -> Path:
-    """Write the tables and the manifest of a bank of format ``fmt``, then load it to validate."""
+                tables: Mapping[str, pd.DataFrame], extra_files: Mapping[str, bytes] | None = None) -> Path:
+    """Write the tables (and extra files) and the manifest of a bank of format ``fmt``, then
+    load it to validate."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     manifest = dict(manifest)
     manifest["format"] = fmt
     blobs = {name: _parquet_bytes(frame.reset_index(drop=True)) for name, frame in tables.items()}
+    for name, data in (extra_files or {}).items():
+        if name in blobs or "/" in name or name.startswith(".") or name == "manifest.json":
+            raise BankFormatError(f"extra bank file {name!r} is not allowed")
+        blobs[name] = bytes(data)
     files = {name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()}
     manifest.setdefault("features", {})
     files |= _features_to_keep(directory, manifest, files["queries.parquet"])

@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "features": "bench.commands.features",
     "leaderboard": "bench.commands.leaderboard",
     "compare": "bench.commands.compare",
+    "generate": "bench.commands.generate",
+    "merge": "bench.commands.merge",
 }
 
 #: one-line help per subcommand, kept here so ``bench --help`` imports nothing heavy.
@@ -33,6 +35,8 @@ COMMAND_HELP: dict[str, str] = {
     "features": "add a feature matrix (embeddings, hidden states) to a bank",
     "leaderboard": "build leaderboard tables, plots and the static site from result files",
     "compare": "paired bootstrap comparison of two submissions' results on the same bank",
+    "generate": "generate a bank: sample a model on a task's prompts and score every sample",
+    "merge": "join banks generated in shards (checksums checked, duplicates refused)",
 }
 
 

@@ -114,6 +114,10 @@ class GenerationConfig:
     temperature: float = 0.7
     samples_per_query: int = 1
     max_tokens: int = 1024
+    #: nucleus sampling mass (1.0: off).
+    top_p: float = 1.0
+    #: strings that end a sample (not included in it), e.g. a closing code fence.
+    stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -342,17 +346,24 @@ def _parse_prompt(f: _Fields) -> PromptConfig:
 
 
 def _parse_generation(f: _Fields) -> GenerationConfig:
-    f.check_known(("temperature", "samples_per_query", "max_tokens"))
+    f.check_known(("temperature", "samples_per_query", "max_tokens", "top_p", "stop"))
     temperature = float(f.get("temperature", (int, float), 0.7))
     samples = f.get("samples_per_query", int, 1)
     max_tokens = f.get("max_tokens", int, 1024)
+    top_p = float(f.get("top_p", (int, float), 1.0))
+    stop = f.get("stop", list, [])
+    if not 0 < top_p <= 1:
+        raise f.fail("top_p", "a number in (0, 1]")
+    if not all(isinstance(s, str) and s for s in stop):
+        raise f.fail("stop", "a list of non-empty strings")
     if temperature < 0:
         raise f.fail("temperature", "a number >= 0")
     if samples < 1:
         raise f.fail("samples_per_query", "an integer >= 1")
     if max_tokens < 1:
         raise f.fail("max_tokens", "an integer >= 1")
-    return GenerationConfig(temperature=temperature, samples_per_query=samples, max_tokens=max_tokens)
+    return GenerationConfig(temperature=temperature, samples_per_query=samples, max_tokens=max_tokens,
+                            top_p=top_p, stop=tuple(stop))
 
 
 def _parse_verifier(f: _Fields) -> VerifierConfig:

