@@ -248,8 +248,9 @@ def resolve_bank_dir(bank: str | Path | None, task: str | None = None) -> Path:
 
 def no_bank_message(task: str) -> str:
     """What to say when a task has no bank yet, and what to do about it."""
-    return (f"no bank for {task} yet: make one from your model's samples (label them with `bench verify`, "
-            "then write a bank folder; see README \"Bank format\"), or pass --bank PATH")
+    return (f"no bank for {task} yet: make one with `bench generate --task {task} --model MODEL --out DIR` "
+            "(see README \"Make your own bank\"), or label your own samples with `bench verify`; then pass "
+            "--bank DIR")
 
 
 def _looks_like_path(text: str) -> bool:
