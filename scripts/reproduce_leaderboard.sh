@@ -8,6 +8,7 @@
 #   SKIP_LORA=1 skips it everywhere.
 # - pika-linear-probe ships predictions for math/pika-k50 only.
 # - portfolio runs (several decoders with costs) on the banks in PORTFOLIO_BANKS.
+# - transfer runs (`--train-bank`: fit on one bank, score on another of the same setting): TRANSFERS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_venv.sh "all"
@@ -15,6 +16,7 @@ export HF_HUB_OFFLINE=1
 subs=(constant prompt-length logistic mlp-probe)
 LORA_BANKS=${LORA_BANKS:-"gsm8k/mixtral-vs-gpt4 math/qwen25-math-8 math/qwen25-math-rm-8 lmsys/arena-mixtral-vs-gpt4 humaneval/codegen16b-k100 lmsys/arena-bench-15"}
 PORTFOLIO_BANKS=${PORTFOLIO_BANKS:-"gsm8k/gpt3-6b-175b"}
+TRANSFERS=${TRANSFERS:-"gsm8k/mixtral-vs-gpt4:gpt3-6b-175b lmsys/arena-mixtral-vs-gpt4:arena-bench-15"}
 run() { echo "== bench run $*" >&2; .venv/bin/bench run "$@" > /dev/null; }
 for manifest in tasks/*/banks/*/manifest.json; do
   bank_dir=$(dirname "$manifest")
@@ -34,5 +36,11 @@ for manifest in tasks/*/banks/*/manifest.json; do
       run --task "$task" --bank "$bank" --submission "$sub" --setting portfolio
     done
   fi
+done
+for pair in $TRANSFERS; do       # <task>/<fitting bank>:<scored bank>
+  task=${pair%%/*}; rest=${pair#*/}
+  for sub in prompt-length logistic mlp-probe; do
+    run --task "$task" --bank "${rest#*:}" --train-bank "${rest%%:*}" --submission "$sub"
+  done
 done
 .venv/bin/bench leaderboard
