@@ -22,8 +22,9 @@ def test_results_are_committed_for_every_shipped_bank():
 @pytest.mark.parametrize("path", [p for p in COMMITTED if p.stem == "constant"], ids=lambda p: p.parent.name)
 def test_rerunning_a_committed_result_reproduces_it(tmp_path, path: Path):
     committed = read_result(path)
+    bins = committed["offline"].get("bins_requested", committed["offline"]["bins"])   # v2: what was asked
     options = RunOptions(bank=committed["bank"], bootstrap=committed["bootstrap"], seed=committed["seed"],
-                         budgets=committed["budgets"], n_bins=committed["offline"]["bins"], out_dir=tmp_path)
+                         budgets=committed["budgets"], n_bins=bins, out_dir=tmp_path)
     _, fresh = run_benchmark(committed["task"], committed["submission"], options)
     fresh = json.loads(json.dumps(fresh))
     for key in ("versions", "isolation"):   # the machine, not the numbers

@@ -232,7 +232,7 @@ def planted_labels() -> Iterator[dict[str, Path]]:
     planted: dict[str, Path] = {}
     try:
         for name, site in _plant_sites().items():
-            folder = site / f"hardbench-planted-labels-{tag}"
+            folder = site / f"hardbench-planted-labels-{name}-{tag}"   # two sites may be one folder
             folder.mkdir()
             path = folder / "rewards.parquet"
             pd.DataFrame({"query_id": list(test.query_ids), "target": test_targets}).to_parquet(path)
