@@ -80,3 +80,25 @@ def rebuild_differences(build: Callable[[Path], Path], committed: Path, scratch:
     return sorted(n for n in names
                   if not (committed / n).is_file() or not (scratch / n).is_file()
                   or (committed / n).read_bytes() != (scratch / n).read_bytes())
+
+
+def importer_main(description: str, upstream_help: str, copy_raw: Callable[[Path, Path], object],
+                  build: Callable[[Path, Path], Path], bank_dir: Path) -> None:
+    """The command line every ``scripts/import_<source>.py`` shares: ``[--from-upstream DIR] [--out DIR]``.
+
+    ``--from-upstream`` first copies the raw files from an upstream snapshot (``copy_raw(source,
+    project_root)``); then ``build(project_root, out)`` writes the bank (default: ``bank_dir``
+    under the project root).
+    """
+    import argparse
+
+    from bench.paths import project_root
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--from-upstream", type=Path, default=None, help=upstream_help)
+    parser.add_argument("--out", type=Path, default=None, help="bank folder (default: the shipped one)")
+    args = parser.parse_args()
+    root = project_root()
+    if args.from_upstream is not None:
+        copy_raw(args.from_upstream, root)
+    print(f"wrote {build(root, args.out or root / bank_dir)}")

@@ -27,7 +27,6 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import shutil
@@ -36,8 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.bank import save_bank
-from bench.importing import ImportSourceError, require_files, short_hash, train_or_val_by_id
-from bench.paths import project_root
+from bench.importing import ImportSourceError, importer_main, require_files, short_hash, train_or_val_by_id
 from bench.tasks import read_rows
 
 SOURCE_COMMIT = "cd543a149df89434d8a54582c0151c0b945c3d20"
@@ -154,15 +152,7 @@ def build(root: Path, out_dir: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--from-upstream", type=Path, default=None,
-                        help="first copy (trimmed) the raw files from this upstream snapshot folder")
-    parser.add_argument("--out", type=Path, default=None, help="bank folder (default: the shipped one)")
-    args = parser.parse_args()
-    root = project_root()
-    if args.from_upstream is not None:
-        copy_raw(args.from_upstream, root)
-    print(f"wrote {build(root, args.out or root / BANK_DIR)}")
+    importer_main(__doc__.split("\n\n")[0], "first copy (trimmed) the raw files from this upstream snapshot folder", copy_raw, build, BANK_DIR)
 
 
 if __name__ == "__main__":

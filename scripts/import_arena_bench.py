@@ -19,15 +19,13 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import argparse
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from bench.bank import save_bank, split_by_id
-from bench.importing import SPLIT_RULE, ImportSourceError, copy_files, require_files
-from bench.paths import project_root
+from bench.importing import SPLIT_RULE, ImportSourceError, copy_files, importer_main, require_files
 from bench.tasks import read_rows
 
 SOURCE_COMMIT = "4a705dd6963f777aba2ae79259e3013934e6e012"
@@ -130,15 +128,7 @@ def build(root: Path, out_dir: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--from-upstream", type=Path, default=None,
-                        help="first copy the raw files from this upstream snapshot folder (arena_hard/)")
-    parser.add_argument("--out", type=Path, default=None, help="bank folder (default: the shipped one)")
-    args = parser.parse_args()
-    root = project_root()
-    if args.from_upstream is not None:
-        copy_raw(args.from_upstream, root)
-    print(f"wrote {build(root, args.out or root / BANK_DIR)}")
+    importer_main(__doc__.split("\n\n")[0], "first copy the raw files from this upstream snapshot folder (arena_hard/)", copy_raw, build, BANK_DIR)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import shutil
 from pathlib import Path
@@ -29,8 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.bank import save_bank, split_by_id
-from bench.importing import SPLIT_RULE, ImportSourceError, require_files
-from bench.paths import project_root
+from bench.importing import SPLIT_RULE, ImportSourceError, importer_main, require_files
 from bench.tasks import read_rows
 
 SOURCE_COMMIT = "3101c7d5072418e28b9008a6636bde82a006892c"
@@ -128,15 +126,7 @@ def build(root: Path, out_dir: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--from-upstream", type=Path, default=None,
-                        help="first copy the raw file from this upstream snapshot folder")
-    parser.add_argument("--out", type=Path, default=None, help="bank folder (default: the shipped one)")
-    args = parser.parse_args()
-    root = project_root()
-    if args.from_upstream is not None:
-        copy_raw(args.from_upstream, root)
-    print(f"wrote {build(root, args.out or root / BANK_DIR)}")
+    importer_main(__doc__.split("\n\n")[0], "first copy the raw file from this upstream snapshot folder", copy_raw, build, BANK_DIR)
 
 
 if __name__ == "__main__":
