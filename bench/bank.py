@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -361,31 +361,40 @@ def validate_rewards(path: Path, rewards: pd.DataFrame, queries: pd.DataFrame,
     _require_columns(path, rewards, ("query_id", "decoder", "sample", "reward"))
     if not pd.api.types.is_integer_dtype(rewards["sample"]):
         raise BankFormatError(f"{path}: column 'sample' must be integers, got {rewards['sample'].dtype}")
-    if not pd.api.types.is_numeric_dtype(rewards["reward"]) or pd.api.types.is_bool_dtype(rewards["reward"]):
-        raise BankFormatError(f"{path}: column 'reward' must be numeric, got {rewards['reward'].dtype}")
-    values = rewards["reward"].to_numpy(dtype=np.float64)
-    if not np.isfinite(values).all():
-        bad = rewards[~np.isfinite(values)].iloc[0]
-        raise BankFormatError(f"{path}: NaN or infinite reward (query_id {bad['query_id']!r}, "
-                              f"decoder {bad['decoder']!r}, sample {bad['sample']})")
-    if manifest["reward"] == "binary" and not np.isin(values, (0.0, 1.0)).all():
-        bad = rewards[~np.isin(values, (0.0, 1.0))].iloc[0]
-        raise BankFormatError(f"{path}: binary bank has reward {bad['reward']!r} outside {{0, 1}} "
-                              f"(query_id {bad['query_id']!r})")
-    unknown_decoders = sorted(set(rewards["decoder"]) - set(manifest["decoders"]))
-    if unknown_decoders:
-        raise BankFormatError(f"{path}: decoder(s) {unknown_decoders} not in manifest decoders "
-                              f"{manifest['decoders']}")
-    known_ids = set(queries["query_id"])
-    unknown_ids = rewards.loc[~rewards["query_id"].isin(known_ids), "query_id"]
-    if len(unknown_ids):
-        raise BankFormatError(f"{path}: query_id {unknown_ids.iloc[0]!r} is not in queries.parquet")
+    _check_reward_values(path, rewards, queries, manifest,
+                         lambda bad: f"decoder {bad['decoder']!r}, sample {bad['sample']}")
     dup = rewards.duplicated(["query_id", "decoder", "sample"])
     if dup.any():
         row = rewards[dup].iloc[0]
         raise BankFormatError(f"{path}: duplicate (query_id, decoder, sample) "
                               f"({row['query_id']!r}, {row['decoder']!r}, {row['sample']})")
     _require_some_samples(path, rewards, queries)
+
+
+def _check_reward_values(path: Path, table: pd.DataFrame, queries: pd.DataFrame, manifest: Mapping[str, Any],
+                         where: Callable[[pd.Series], str]) -> None:
+    """Checks shared by v1 ``rewards.parquet`` and v2 ``counts.parquet``: numeric finite rewards
+    (in {0, 1} for binary banks), decoders named in the manifest, query ids in queries.parquet.
+    ``where(row)`` names a bad row beyond its query id in the NaN message."""
+    if not pd.api.types.is_numeric_dtype(table["reward"]) or pd.api.types.is_bool_dtype(table["reward"]):
+        raise BankFormatError(f"{path}: column 'reward' must be numeric, got {table['reward'].dtype}")
+    values = table["reward"].to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        bad = table[~np.isfinite(values)].iloc[0]
+        raise BankFormatError(f"{path}: NaN or infinite reward (query_id {bad['query_id']!r}, {where(bad)})")
+    if manifest["reward"] == "binary" and not np.isin(values, (0.0, 1.0)).all():
+        bad = table[~np.isin(values, (0.0, 1.0))].iloc[0]
+        raise BankFormatError(f"{path}: binary bank has reward {bad['reward']!r} outside {{0, 1}} "
+                              f"(query_id {bad['query_id']!r})")
+    unknown_decoders = sorted(set(table["decoder"].unique()) - set(manifest["decoders"]))
+    if unknown_decoders:
+        raise BankFormatError(f"{path}: decoder(s) {unknown_decoders} not in manifest decoders "
+                              f"{manifest['decoders']}")
+    index = pd.Index(queries["query_id"].to_numpy(dtype=object))
+    unknown = index.get_indexer(table["query_id"].to_numpy(dtype=object)) < 0
+    if unknown.any():
+        raise BankFormatError(f"{path}: query_id {table['query_id'][unknown].iloc[0]!r} is not in "
+                              "queries.parquet")
 
 
 def _require_some_samples(path: Path, samples: pd.DataFrame, queries: pd.DataFrame) -> None:
@@ -410,26 +419,7 @@ def validate_counts(path: Path, counts: pd.DataFrame, queries: pd.DataFrame,
     if not pd.api.types.is_integer_dtype(counts["count"]) or (counts["count"] < 1).any():
         raise BankFormatError(f"{path}: column 'count' must be integers >= 1 (a missing sample is "
                               "a missing row, not a zero count)")
-    if not pd.api.types.is_numeric_dtype(counts["reward"]) or pd.api.types.is_bool_dtype(counts["reward"]):
-        raise BankFormatError(f"{path}: column 'reward' must be numeric, got {counts['reward'].dtype}")
-    values = counts["reward"].to_numpy(dtype=np.float64)
-    if not np.isfinite(values).all():
-        bad = counts[~np.isfinite(values)].iloc[0]
-        raise BankFormatError(f"{path}: NaN or infinite reward (query_id {bad['query_id']!r}, "
-                              f"decoder {bad['decoder']!r})")
-    if manifest["reward"] == "binary" and not np.isin(values, (0.0, 1.0)).all():
-        bad = counts[~np.isin(values, (0.0, 1.0))].iloc[0]
-        raise BankFormatError(f"{path}: binary bank has reward {bad['reward']!r} outside {{0, 1}} "
-                              f"(query_id {bad['query_id']!r})")
-    unknown_decoders = sorted(set(counts["decoder"].unique()) - set(manifest["decoders"]))
-    if unknown_decoders:
-        raise BankFormatError(f"{path}: decoder(s) {unknown_decoders} not in manifest decoders "
-                              f"{manifest['decoders']}")
-    index = pd.Index(queries["query_id"].to_numpy(dtype=object))
-    unknown = index.get_indexer(counts["query_id"].to_numpy(dtype=object)) < 0
-    if unknown.any():
-        raise BankFormatError(f"{path}: query_id {counts['query_id'][unknown].iloc[0]!r} is not in "
-                              "queries.parquet")
+    _check_reward_values(path, counts, queries, manifest, lambda bad: f"decoder {bad['decoder']!r}")
     dup = counts.duplicated(["query_id", "decoder", "reward"])
     if dup.any():
         row = counts[dup].iloc[0]
