@@ -26,7 +26,7 @@ import json
 import string
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -105,6 +105,9 @@ class PromptConfig:
     kind: str = "chat"
     template: str | None = None
     system: str | None = None
+    #: stop strings of this prompt (None: the task's ``generation.stop``); a chat prompt that asks
+    #: for one code block ends it at the closing fence.
+    stop: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,9 @@ class TaskConfig:
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     filters: Mapping[str, Any] = field(default_factory=dict)
     prompt: PromptConfig = field(default_factory=PromptConfig)
+    #: named alternatives to ``prompt`` (``prompts:`` in task.yaml), chosen with
+    #: ``bench generate --prompt NAME``; ``chat`` is the default for instruct models.
+    prompts: Mapping[str, PromptConfig] = field(default_factory=dict)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     settings: tuple[str, ...] = ("best_of_k",)
     b_max: int | None = None
@@ -166,6 +172,20 @@ class TaskConfig:
     ) -> list[dict[str, Any]]:
         """Reference records of ``split``; see :func:`load_queries`."""
         return load_queries(self, split, source, hub_loader=hub_loader)
+
+    def with_prompt(self, name: str | None) -> TaskConfig:
+        """This task with ``prompts[name]`` as its prompt (and that prompt's stop strings, if it
+        declares any); ``None`` or ``"default"`` keeps ``prompt``."""
+        if name in (None, "default"):
+            chosen = self.prompt
+        elif name in self.prompts:
+            chosen = self.prompts[name]
+        else:
+            known = ", ".join(["default", *sorted(self.prompts)])
+            raise TaskConfigError(f"task {self.name!r} has no prompt {name!r} (it has: {known}; "
+                                  f"see 'prompts:' in {self.source_file})")
+        generation = self.generation if chosen.stop is None else replace(self.generation, stop=chosen.stop)
+        return replace(self, prompt=chosen, generation=generation)
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,7 +333,7 @@ def _type_names(types: type | tuple[type, ...]) -> str:
 _TOP_KEYS = (
     "task", "version", "description", "dataset", "filters", "prompt", "generation", "settings",
     "b_max", "verifier", "reward", "default_reward", "min_budget", "default_bank", "unsafe_code",
-    "process_docs",
+    "process_docs", "prompts",
 )
 
 
@@ -335,14 +355,23 @@ def _parse_dataset(f: _Fields, directory: Path) -> DatasetConfig:
 
 
 def _parse_prompt(f: _Fields) -> PromptConfig:
-    f.check_known(("kind", "template", "system"))
+    f.check_known(("kind", "template", "system", "stop"))
     kind = f.get("kind", str, "chat")
     if kind not in PROMPT_KINDS:
         raise f.fail("kind", f"one of {', '.join(PROMPT_KINDS)}")
     template = f.get("template", str)
     if kind != "messages" and template is None:
         raise f.fail("template", f"a template string (prompt kind {kind!r} renders one)")
-    return PromptConfig(kind=kind, template=template, system=f.get("system", str))
+    stop = f.get("stop", list)
+    if stop is not None and not all(isinstance(s, str) and s for s in stop):
+        raise f.fail("stop", "a list of non-empty strings")
+    return PromptConfig(kind=kind, template=template, system=f.get("system", str),
+                        stop=None if stop is None else tuple(stop))
+
+
+def _parse_prompt_variants(f: _Fields) -> dict[str, PromptConfig]:
+    """``prompts: {NAME: {kind, template, system, stop}}``: alternatives to ``prompt``."""
+    return {str(name): _parse_prompt(f.sub(str(name))) for name in f.data}
 
 
 def _parse_generation(f: _Fields) -> GenerationConfig:
@@ -410,6 +439,7 @@ def parse_task(raw: dict[str, Any], path: Path, name: str) -> TaskConfig:
         dataset=_parse_dataset(f.sub("dataset"), path.parent),
         filters=dict(f.get("filters", dict, {})),
         prompt=_parse_prompt(f.sub("prompt")),
+        prompts=_parse_prompt_variants(f.sub("prompts")),
         generation=_parse_generation(f.sub("generation")),
         settings=tuple(settings),
         b_max=b_max,

@@ -38,12 +38,12 @@ def test_format_table_by_hand() -> None:
         "task   b", "-----  --", "gsm8k  16", "hh"]
 
 
-def test_list_tasks_shows_all_six(capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_tasks_shows_every_task(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "tasks"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:4] == ["task", "version", "settings", "b_max"]
     rows = {line.split()[0]: line.split() for line in lines[2:]}
-    assert sorted(rows) == ["gsm8k", "hh", "humaneval", "lmsys", "math", "numina", "taco"]
+    assert sorted(rows) == ["gsm8k", "hh", "humaneval", "lmsys", "math", "mbpp", "numina", "taco"]
     assert rows["gsm8k"][1:8] == ["1", "best_of_k,routing", "16", "16", "binary", "gsm8k_answer",
                                   "mixtral-vs-gpt4"]
     assert rows["taco"][3:5] == ["100", "100"] and rows["numina"][3] == "128"

@@ -48,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=int, default=None)
     parser.add_argument("--stop", action="append", default=None,
                         help="stop string (repeatable; replaces the task's)")
+    parser.add_argument("--prompt", default=None, metavar="NAME",
+                        help="which of the task's prompts to use: 'default' (its `prompt:`) or a "
+                             "name under `prompts:` (default: `chat` for an instruct model when "
+                             "the task has one, else `prompt:`)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     parser.add_argument("--shard", default=None, metavar="i/N",
                         help="generate only shard i of N (0-based); join shards with bench merge")
@@ -80,15 +84,18 @@ def run(args: argparse.Namespace) -> int:
     task = load_task(args.task)
     check_code_execution(task, args.allow_code_execution)
     shard = Shard.parse(args.shard)
+    task = task.with_prompt(args.prompt)   # an unknown name fails here, before a model is fetched
     # cheap checks first: a bad --n or decoding value fails before a model is fetched
     check_n(task, args.n)
     decoding_params(task, temperature=args.temperature, top_p=args.top_p,
                     max_tokens=args.max_tokens, stop=args.stop)
     model = resolve_for_backend(args.model, args.backend)
+    prompt_name = args.prompt or default_prompt_name(load_task(args.task), model.instruct)
+    task = load_task(args.task).with_prompt(prompt_name)
     plan = plan_run(task, model, args.backend, out=args.out, n=args.n, temperature=args.temperature,
                     top_p=args.top_p, max_tokens=args.max_tokens, stop=args.stop, seed=args.seed,
                     splits=args.split, limit=args.limit, shard=shard, source=args.source,
-                    decoder=args.decoder)
+                    decoder=args.decoder, prompt_name=prompt_name or "default")
     options: dict[str, Any] = {"base_url": args.base_url, "concurrency": args.concurrency,
                                "tensor_parallel_size": args.tensor_parallel_size,
                                "distributed_executor_backend": args.distributed_executor_backend,
@@ -101,6 +108,11 @@ def run(args: argparse.Namespace) -> int:
         _add_features(out, spec, progress=not args.no_progress)
     print(summary(out))
     return 0
+
+
+def default_prompt_name(task: Any, instruct: bool | None) -> str | None:
+    """``chat`` for an instruct model when the task declares a chat prompt, else the default."""
+    return "chat" if instruct and "chat" in task.prompts else None
 
 
 def _add_features(bank_dir: Path, spec: str, *, progress: bool) -> None:

@@ -374,6 +374,8 @@ def bank_manifest(plan: RunPlan, scored: pd.DataFrame, backend_info: Mapping[str
                 "seed": plan.seed,
                 "seed_rule": "sample j of query q uses sha256(f'{seed}\\0{q}\\0{j}')[:4] & 0x7fffffff",
                 "prompt_format": formats,
+                "prompt": {"name": plan.identity.get("prompt", "default"), "kind": task.prompt.kind,
+                           "template": task.prompt.template, "system": task.prompt.system},
                 "split_rule": plan.split_rule,
                 "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "hardbench_version": __version__,

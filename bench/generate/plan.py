@@ -46,7 +46,7 @@ def plan_run(task: TaskConfig, model: ResolvedModel, backend: str, *, out: Path,
              temperature: float | None, top_p: float | None, max_tokens: int | None,
              stop: Sequence[str] | None, seed: int, splits: Sequence[str] | None,
              limit: int | None, shard: Shard, source: str | None,
-             decoder: str | None) -> RunPlan:
+             decoder: str | None, prompt_name: str = "default") -> RunPlan:
     """Every check of a run, in the order a user fixes them; raises before anything is written."""
     n = check_n(task, n)
     params = decoding_params(task, temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop)
@@ -58,6 +58,8 @@ def plan_run(task: TaskConfig, model: ResolvedModel, backend: str, *, out: Path,
         "decoding": params.to_json(), "seed": seed, "splits": sorted({r["source_split"] for r in records}),
         "limit": limit, "shard": [shard.index, shard.count], "source": source,
     }
+    if prompt_name != "default":   # (absent for the default prompt: older banks' identities stay valid)
+        identity["prompt"] = prompt_name
     check_out_folder(Path(out), task.name, identity)
     return RunPlan(task=task, out=Path(out), decoder=decoder, n=n, params=params, seed=seed,
                    records=records, split_rule=rule, identity=identity,

@@ -11,6 +11,7 @@ WARNING: verifying a sample executes model-generated code (see :mod:`bench.verif
 from __future__ import annotations
 
 import json
+import secrets
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -35,18 +36,24 @@ TACO_PRELUDE = (
 #: modules the sandbox runner imports once, before forking, so each test starts warm.
 TACO_PREIMPORT = ("itertools", "collections", "functools", "math", "fractions", "typing", "numpy", "random", "heapq")
 
+_OPEN_FENCE = re.compile(r"```[ \t]*[A-Za-z0-9_+-]*[ \t]*\n")
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 
 
 def extract_code(sample: str) -> str:
     """The program in a sample: the first fenced ``python``/``py`` block, else the first fenced
-    block, else the whole sample (TACO's own generations are bare code)."""
+    block, else what follows an opening fence that never closes (a sample cut at the closing
+    fence by a stop string, or at the token limit), else the whole sample (TACO's own
+    generations are bare code)."""
     blocks = _FENCE.findall(sample)
     for lang, body in blocks:
         if lang.lower() in ("python", "py", "python3"):
             return body
     if blocks:
         return blocks[0][1]
+    unclosed = _OPEN_FENCE.search(sample)
+    if unclosed:   # generation stopped at the closing fence (a stop string) or ran out of tokens
+        return sample[unclosed.end():]
     return sample
 
 
@@ -295,13 +302,17 @@ class CodeVerifier:
         try:
             if "input_output" in reference:
                 return self._verify_taco(code, reference["input_output"])
-            if all(k in reference for k in ("prompt", "test", "entry_point")):
+            if "test_list" in reference:
+                return self._verify_asserts(code, reference)
+            if ("code_prompt" in reference or "prompt" in reference) and \
+                    all(k in reference for k in ("test", "entry_point")):
                 return self._verify_humaneval(code, reference)
         except SandboxError as exc:  # the harness could not run the check: counted, not hidden
             return Verdict(0.0, "error", str(exc)[:500])
         raise TaskConfigError(
-            "code reference record has neither 'input_output' (TACO) nor 'prompt', 'test' and "
-            f"'entry_point' (HumanEval); its fields are {sorted(reference)}"
+            "code reference record has neither 'input_output' (TACO) nor 'test_list' (MBPP) nor "
+            "'code_prompt' (or 'prompt'), 'test' and 'entry_point' (HumanEval); its fields are "
+            f"{sorted(reference)}"
         )
 
     def verify_batch(self, samples: Sequence[str], references: Sequence[Mapping[str, Any]]) -> list[Verdict]:
@@ -388,6 +399,33 @@ class CodeVerifier:
                     break
         return _verdict(outcomes, len(pairs))
 
+    # -- MBPP --------------------------------------------------------------------------------
+
+    def _verify_asserts(self, code: str, reference: Mapping[str, Any]) -> Verdict:
+        """MBPP's protocol: the program, the test setup and every ``assert`` line, run as one
+        program in the sandbox; it passes when it exits 0 *after* the last assert.
+
+        The last line prints a random marker drawn for this run: a program that ends the
+        process early (``sys.exit(0)`` or ``os._exit(0)`` at import) exits 0 without printing
+        it, and fails.  Unlike HumanEval's check (run here, with the function called through
+        the sandbox), the assert lines run inside the sandbox, as in MBPP's own evaluation:
+        asserts on objects the program defines (classes, generators) need that.
+        """
+        marker = f"mbpp-all-asserts-passed-{secrets.token_hex(16)}"
+        tests = "\n".join(str(t) for t in reference["test_list"])
+        program = f"{code}\n\n{reference.get('test_setup') or ''}\n{tests}\nprint({marker!r})\n"
+        with self._session(program) as session:
+            run = session.run_stdio("", self.timeout_s)
+        if run.status == "timeout":
+            return Verdict(0.0, "timed_out", f"the program and its asserts took over {self.timeout_s:g} s")
+        if run.status != "exited":
+            return Verdict(0.0, "failed", f"program ended with status {run.status}")
+        if run.returncode != 0:
+            return Verdict(0.0, "failed", f"exit code {run.returncode} (an assert failed or the program raised)")
+        if marker not in run.stdout:
+            return Verdict(0.0, "failed", "exited 0 before the asserts ran (no end marker)")
+        return Verdict(1.0, "passed", f"all {len(reference['test_list'])} asserts passed")
+
     # -- HumanEval ---------------------------------------------------------------------------
 
     def _verify_humaneval(self, code: str, reference: Mapping[str, Any]) -> Verdict:
@@ -396,7 +434,10 @@ class CodeVerifier:
         The test code (trusted, from the task data) never enters the sandbox, so the program can
         neither read the expected values nor tamper with the assertions; it only answers calls.
         """
-        prompt, entry = str(reference["prompt"]), str(reference["entry_point"])
+        # the function stub the completion belongs to: ``code_prompt`` (the task's records keep
+        # it there, since ``prompt`` is what the model saw, which for a chat prompt is messages)
+        prompt = str(reference.get("code_prompt", reference.get("prompt")))
+        entry = str(reference["entry_point"])
         with self._session(prompt + code) as session:
             loaded = session.open_module(self.timeout_s, module_name="solution")
             if loaded.status != "ok":

@@ -273,3 +273,43 @@ def test_lmsys_redacted_column_wins_when_present() -> None:
 def test_lmsys_sample_split_has_no_hub_copy() -> None:
     with pytest.raises(TaskConfigError, match="split 'sample' has no hub source"):
         load_task("lmsys").load_queries("sample", "hub")
+
+
+# -------------------------------------------------------------------------------------- MBPP
+
+
+def test_mbpp_splits_follow_mbpps_id_ranges() -> None:
+    task = load_task("mbpp")
+    sizes = {split: len(task.load_queries(split)) for split in ("train", "validation", "test")}
+    assert sizes == {"train": 120, "validation": 43, "test": 257}   # SOURCES.md: sanitized set
+    ids = {split: [int(r["query_id"].split("/")[1]) for r in task.load_queries(split)] for split in sizes}
+    assert min(ids["test"]) >= 11 and max(ids["test"]) <= 510
+    assert min(ids["train"]) >= 601
+
+
+def test_mbpp_prompt_shows_one_test_and_verifier_gets_all() -> None:
+    record = next(r for r in load_task("mbpp").load_queries("test") if r["query_id"] == "MBPP/11")
+    assert record["prompt"].endswith('assert remove_Occ("hello","l") == "heo"\n[BEGIN]\n')
+    assert record["test_list"][0] == record["first_test"] and len(record["test_list"]) == 3
+
+
+def test_mbpp_hub_path_asks_for_the_sanitized_config() -> None:
+    rows = json.loads((Path(__file__).resolve().parents[2] / "tasks/mbpp/data/sanitized-mbpp.json").read_text())
+    hub = FakeHub([r for r in rows if 11 <= r["task_id"] <= 510])
+    queries = load_task("mbpp").load_queries("test", "hub", hub_loader=hub)
+    assert hub.calls == [("google-research-datasets/mbpp", "test", {"name": "sanitized"})]
+    assert len(queries) == 257
+
+
+# ---------------------------------------------------------------------------- prompt variants
+
+
+def test_prompt_variant_replaces_prompt_and_stop_strings() -> None:
+    task = load_task("mbpp")
+    assert task.with_prompt(None).generation.stop == ("[DONE]",)      # the default prompt's own
+    chat = task.with_prompt("chat")
+    assert chat.prompt.kind == "chat" and chat.generation.stop == ("\n```\n",)
+    messages = chat.load_queries("test")[0]["prompt"]
+    assert messages[0]["role"] == "user" and "```python code block" in messages[0]["content"]
+    with pytest.raises(TaskConfigError, match="no prompt 'fewshot'.*default, chat"):
+        task.with_prompt("fewshot")

@@ -219,3 +219,63 @@ def test_all_164_humaneval_canonical_solutions_pass() -> None:
     verdicts = CodeVerifier(timeout_s=4.0, workers=2).verify_batch([r["canonical_solution"] for r in rows], rows)
     failing = [(r["task_id"], v) for r, v in zip(rows, verdicts) if v.status != "passed"]
     assert failing == []
+
+
+@needs_bwrap
+def test_humaneval_chat_record_runs_against_its_code_prompt_not_the_messages() -> None:
+    """Regression: a chat prompt's record has ``prompt`` = the messages; the verifier must run
+    the completion after ``code_prompt`` (the stub), or every chat sample fails."""
+    from bench.tasks import load_task
+
+    task = load_task("humaneval").with_prompt("chat")
+    record = next(r for r in task.load_queries("test") if r["query_id"] == "HumanEval/0")
+    assert isinstance(record["prompt"], list)            # messages, not code
+    full = ("```python\nfrom typing import List\n\ndef has_close_elements(numbers: List[float], "
+            "threshold: float) -> bool:\n    return any(abs(a - b) < threshold for i, a in "
+            "enumerate(numbers) for b in numbers[i + 1:])\n")   # cut at the closing fence
+    verifier = CodeVerifier(timeout_s=4.0)
+    assert verifier.verify(full, record).status == "passed"
+    assert verifier.verify(full.replace("< threshold", "> threshold"), record).status == "failed"
+
+
+def test_extract_code_takes_an_unclosed_fence() -> None:
+    """A sample stopped at its closing fence (a stop string) keeps only the code after the opening."""
+    assert extract_code("Here it is:\n```python\ndef f():\n    return 1") == "def f():\n    return 1"
+    assert extract_code("```py\nx = 1\n```\ntext ```python\ny = 2") == "x = 1\n"   # closed block first
+    assert extract_code("def f(): pass") == "def f(): pass"                          # bare code
+
+
+# -- MBPP -------------------------------------------------------------------------------------
+
+def _mbpp_records() -> list[dict]:
+    from bench.tasks import load_task
+
+    task = load_task("mbpp")
+    return [r for split in ("train", "validation", "test") for r in task.load_queries(split)]
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_all_427_minus_prompt_split_mbpp_reference_solutions_pass() -> None:
+    records = _mbpp_records()
+    assert len(records) == 420          # 427 sanitized tasks less the 7 of the few-shot split
+    verdicts = CodeVerifier(timeout_s=4.0, workers=2).verify_batch(
+        ["```python\n" + r["reference_code"] + "\n```" for r in records], records)
+    assert [(r["query_id"], v) for r, v in zip(records, verdicts) if v.status != "passed"] == []
+
+
+@needs_bwrap
+def test_mbpp_asserts_hand_checked() -> None:
+    """MBPP/11 (remove first and last occurrence of a character): a right answer, a wrong one,
+    a hang, and a program that exits 0 before its asserts could run."""
+    record = next(r for r in _mbpp_records() if r["query_id"] == "MBPP/11")
+    assert record["first_test"] == 'assert remove_Occ("hello","l") == "heo"'
+    verifier = CodeVerifier(timeout_s=4.0)
+    right = ("def remove_Occ(s, ch):\n    i = s.find(ch)\n    if i < 0:\n        return s\n"
+             "    s = s[:i] + s[i + 1:]\n    j = s.rfind(ch)\n    return s if j < 0 else s[:j] + s[j + 1:]\n")
+    assert verifier.verify(right, record).status == "passed"
+    assert verifier.verify("def remove_Occ(s, ch):\n    return s.replace(ch, '', 1)\n", record).status == "failed"
+    assert verifier.verify("def remove_Occ(s, ch):\n    while True:\n        pass\n", record).status == "timed_out"
+    early_exit = "import os\nos._exit(0)\n"
+    verdict = verifier.verify(early_exit, record)
+    assert verdict.status == "failed" and "marker" in verdict.detail
