@@ -247,7 +247,13 @@ def resolve_bank_dir(bank: str | Path | None, task: str | None = None) -> Path:
 
 
 def no_bank_message(task: str) -> str:
-    """What to say when a task has no bank yet, and what to do about it."""
+    """What to say when a task has no bank yet, and what to do about it (the task's own
+    ``no_bank`` text when it has one, e.g. data that only the hub has)."""
+    from bench.tasks import load_task  # local import, as in resolve_bank_dir
+
+    note = load_task(task).no_bank
+    if note:
+        return f"no bank for {task} yet: {note.strip()}"
     return (f"no bank for {task} yet: make one with `bench generate --task {task} --model MODEL --out DIR` "
             "(see README \"Make your own bank\"), or label your own samples with `bench verify`; then pass "
             "--bank DIR")

@@ -162,6 +162,9 @@ class TaskConfig:
     #: executing model output is needed to verify (code): ``bench verify`` demands an opt-in.
     unsafe_code: bool = False
     process_docs: FunctionRef | None = None
+    #: what to tell a user when the task ships no bank (``no_bank:`` in task.yaml): why, and the
+    #: command that makes one.
+    no_bank: str | None = None
 
     @property
     def source_file(self) -> Path:
@@ -333,7 +336,7 @@ def _type_names(types: type | tuple[type, ...]) -> str:
 _TOP_KEYS = (
     "task", "version", "description", "dataset", "filters", "prompt", "generation", "settings",
     "b_max", "verifier", "reward", "default_reward", "min_budget", "default_bank", "unsafe_code",
-    "process_docs", "prompts",
+    "process_docs", "prompts", "no_bank",
 )
 
 
@@ -447,6 +450,7 @@ def parse_task(raw: dict[str, Any], path: Path, name: str) -> TaskConfig:
         reward=reward,
         unsafe_code=f.get("unsafe_code", bool, False),
         process_docs=process_docs,
+        no_bank=f.get("no_bank", str),
     )
 
 

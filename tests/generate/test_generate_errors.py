@@ -123,3 +123,30 @@ def test_task_generation_stop_and_top_p(tmp_path: Path) -> None:
         parse_task(base | {"generation": {"top_p": 0}}, tmp_path / "task.yaml", "t")
     with pytest.raises(TaskConfigError, match="generation.stop"):
         parse_task(base | {"generation": {"stop": [""]}}, tmp_path / "task.yaml", "t")
+
+
+def test_numina_says_its_data_is_hub_only_and_its_command_plans(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bench run --task numina` explains why there is no bank and gives one command; that
+    command parses and plans (prompts from the hub path, here a fake hub over the fixture rows)."""
+    import shlex
+
+    import bench.tasks
+    from bench.cli import build_parser
+
+    assert main(["run", "--task", "numina", "--submission", "constant"]) == 2
+    err = capsys.readouterr().err
+    assert "only on the Hugging Face hub" in err and "AI-MO/NuminaMath-CoT" in err
+    command = next(line.strip() for line in err.splitlines() if line.strip().startswith("bench generate"))
+    argv = shlex.split(command)[1:]
+    args = build_parser(argv).parse_args(argv)
+    fixture = Path(__file__).resolve().parents[1] / "tasks/fixtures/numina_fixture_rows.jsonl"
+    rows = [json.loads(line) for line in fixture.read_text().splitlines()]
+    calls: list[tuple[str, str]] = []
+    monkeypatch.setattr(bench.tasks, "load_from_hub",
+                        lambda name, split, kwargs: calls.append((name, split)) or rows)
+    plan = plan_run(load_task(args.task), MODEL, args.backend, out=tmp_path / "numina-bank", n=args.n,
+                    temperature=None, top_p=None, max_tokens=None, stop=None, seed=args.seed,
+                    splits=args.split, limit=args.limit, shard=Shard(), source=args.source, decoder=None)
+    assert calls == [("AI-MO/NuminaMath-CoT", "train"), ("AI-MO/NuminaMath-CoT", "test")]
+    assert plan.n == 16 and plan.records and plan.split_rule == "dataset"
