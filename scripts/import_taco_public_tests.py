@@ -63,7 +63,8 @@ SKIP_REASONS = {
     "empty_block": "an example input or output is empty",
     "prose_in_block": "an example block holds a line that reads like a sentence (its end may be misread)",
     "blank_line_in_block": "an example block holds blank lines that are not a uniform double spacing",
-    "markup_in_block": "an example block holds markup (<image>, LaTeX, HTML) or non-breaking spaces",
+    "markup_in_block": ("an example block holds markup (<image>, LaTeX, HTML), a tab or a non-ASCII character "
+                        "(scrape artifacts such as '≥' for '>=', or leading tabs)"),
 }
 
 
@@ -194,7 +195,7 @@ def _block_text(lines: list[str], *, dashed: bool, is_output: bool) -> str:
     if prose is not None:
         raise Skip("prose_in_block", prose[:60])
     text = "\n".join(line.rstrip() for line in body)
-    if re.search(r"<image>|<[a-z/][^>]*>|\$|\\[a-z]+|\u00a0|\u2009", text):
+    if re.search(r"<image>|<[a-z/][^>]*>|\$|\\[a-z]+|[^\n\x20-\x7e]", text):
         raise Skip("markup_in_block", text[:60])
     return text + "\n"
 

@@ -186,7 +186,7 @@ def test_taco_test_public_is_local_and_keeps_the_hub_ids() -> None:
 
     task = load_task("taco")
     queries = task.load_queries("test_public", hub_loader=no_hub)
-    assert len(queries) == 678
+    assert len(queries) == 675
     assert queries[0]["query_id"] == "taco-test-00000" and queries[-1]["query_id"] == "taco-test-00999"
     assert queries[0]["input_output"] == {"inputs": ["5\n"], "outputs": ["120\n"]}
     assert {q["tests_source"] for q in queries} == {"statement_examples"}
