@@ -208,6 +208,17 @@ def test_taco_test_public_is_hash_split_into_bank_splits() -> None:
     assert {r["split"] for r in records} == {"train", "val", "test"}
 
 
+def test_taco_bank_provenance_names_the_kind_of_tests() -> None:
+    """A bank's manifest says which tests its verdicts came from (bench.generate.pipeline)."""
+    from bench.generate.pipeline import Shard, select_records, tests_provenance
+
+    public, _ = select_records(load_task("taco"), ["test_public"], 3, Shard())
+    assert tests_provenance(public) == {"tests_source": ["statement_examples"]}
+    hub = FakeHub([json.loads(line) for line in (FIXTURES / "taco_fixture_rows.jsonl").open()])
+    assert tests_provenance(load_task("taco").load_queries("test", hub_loader=hub)) == {"tests_source": ["hidden_tests"]}
+    assert tests_provenance(load_task("gsm8k").load_queries("test")[:3]) == {}
+
+
 def test_taco_chat_prompt_asks_for_one_program_in_a_code_block() -> None:
     task = load_task("taco").with_prompt("chat")
     assert task.generation.stop == ("\n```\n",)
