@@ -59,7 +59,7 @@ SKIP_REASONS = {
     "unpaired_headers": "example headers do not alternate input, output (or their numbers disagree)",
     "input_interrupted": ("something other than the output header ends an example input (e.g. HackerRank's "
                           "annotated 'STDIN  Function' table)"),
-    "header_with_text": "an example header carries text on its own line (e.g. 'Input: 5')",
+    "header_with_text": "an example header carries its content on the same line (e.g. 'Input: 5')",
     "empty_block": "an example input or output is empty",
     "prose_in_block": "an example block holds a line that reads like a sentence (its end may be misread)",
     "blank_line_in_block": "an example block holds blank lines that are not a uniform double spacing",
