@@ -26,7 +26,8 @@ def _expand(extras: dict[str, list[str]], name: str) -> set[str]:
 
 def test_all_extra_has_datasets_for_tasks_without_a_local_copy():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    hub_only = [t for t in available_tasks() if not (ROOT / "tasks" / t / "data").exists()
-                and load_task(t).dataset.hub_name]
+    # tasks with a split that only the hub holds (TACO's hidden tests: train and test)
+    hub_only = [t for t in available_tasks() if load_task(t).dataset.hub_name
+                and any(s.local is None for s in load_task(t).dataset.splits.values())]
     assert "taco" in hub_only                       # the case the issue reports
     assert "datasets" in _expand(extras, "all")

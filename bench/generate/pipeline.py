@@ -349,6 +349,13 @@ def verifier_provenance(task: TaskConfig) -> dict[str, Any]:
             "task_version": task.version}
 
 
+def tests_provenance(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What the verified tests are, where the task's records say (``tests_source``: TACO's hidden
+    unit tests, or its statements' public examples on the offline split); empty otherwise."""
+    sources = sorted({str(r["tests_source"]) for r in records if r.get("tests_source")})
+    return {"tests_source": sources} if sources else {}
+
+
 def bank_manifest(plan: RunPlan, scored: pd.DataFrame, backend_info: Mapping[str, Any],
                   prompt_kinds: Mapping[str, str]) -> dict[str, Any]:
     """Manifest of a generated bank, with full provenance."""
@@ -381,7 +388,7 @@ def bank_manifest(plan: RunPlan, scored: pd.DataFrame, backend_info: Mapping[str
                 "hardbench_version": __version__,
                 "n_tokens_rule": "sampled tokens including the final end-of-generation token",
             },
-            "verifier": verifier_provenance(task),
+            "verifier": verifier_provenance(task) | tests_provenance(plan.records),
         },
     }
 

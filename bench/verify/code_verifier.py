@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,9 @@ TACO_PRELUDE = (
 )
 #: modules the sandbox runner imports once, before forking, so each test starts warm.
 TACO_PREIMPORT = ("itertools", "collections", "functools", "math", "fractions", "typing", "numpy", "random", "heapq")
+
+#: appended to the verdict detail of a record whose tests are its statement's examples.
+PUBLIC_EXAMPLES_NOTE = "public statement examples only, not the hidden tests"
 
 _OPEN_FENCE = re.compile(r"```[ \t]*[A-Za-z0-9_+-]*[ \t]*\n")
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
@@ -301,7 +304,11 @@ class CodeVerifier:
         code = extract_code(sample)
         try:
             if "input_output" in reference:
-                return self._verify_taco(code, reference["input_output"])
+                verdict = self._verify_taco(code, reference["input_output"])
+                if reference.get("tests_source") == "statement_examples":
+                    # TACO's test_public split: say that these are the statement's worked examples
+                    verdict = replace(verdict, detail=f"{verdict.detail} [{PUBLIC_EXAMPLES_NOTE}]")
+                return verdict
             if "test_list" in reference:
                 return self._verify_asserts(code, reference)
             if ("code_prompt" in reference or "prompt" in reference) and \

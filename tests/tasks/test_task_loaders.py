@@ -171,6 +171,70 @@ def test_taco_hub_is_the_default_source() -> None:
     assert hub.calls == [("BAAI/TACO", "test", {})]
 
 
+def test_taco_hub_records_say_their_tests_are_the_hidden_ones() -> None:
+    hub = FakeHub([json.loads(line) for line in (FIXTURES / "taco_fixture_rows.jsonl").open()])
+    queries = load_task("taco").load_queries("test", hub_loader=hub)
+    assert [q["query_id"] for q in queries] == ["taco-test-00000", "taco-test-00004"]
+    assert {q["tests_source"] for q in queries} == {"hidden_tests"}
+
+
+def test_taco_test_public_is_local_and_keeps_the_hub_ids() -> None:
+    """The offline split reads tasks/taco/data (never the hub); its ids are the hub's test ids,
+    so a bank made offline can be verified again online with the hidden tests."""
+    def no_hub(*args: Any) -> list[dict[str, Any]]:
+        raise AssertionError("test_public must not touch the hub")
+
+    task = load_task("taco")
+    queries = task.load_queries("test_public", hub_loader=no_hub)
+    assert len(queries) == 675
+    assert queries[0]["query_id"] == "taco-test-00000" and queries[-1]["query_id"] == "taco-test-00999"
+    assert queries[0]["input_output"] == {"inputs": ["5\n"], "outputs": ["120\n"]}
+    assert {q["tests_source"] for q in queries} == {"statement_examples"}
+    assert all(q["fn_name"] is None and q["call_format"] == "Use Standard Input format" for q in queries)
+    # the default split of `bench generate` / `bench verify` offline is the shipped one
+    from bench.commands.verify import default_splits
+
+    assert default_splits(task) == ["test_public"]
+
+
+def test_taco_test_public_is_hash_split_into_bank_splits() -> None:
+    """One dataset split: `bench generate` gives each query the project's hash split."""
+    from bench.bank import split_by_id
+    from bench.generate.pipeline import Shard, select_records
+
+    records, rule = select_records(load_task("taco"), ["test_public"], 50, Shard())
+    assert rule == "hash" and len(records) == 50
+    assert all(r["split"] == split_by_id(r["query_id"]) and r["source_split"] == "test_public" for r in records)
+    assert {r["split"] for r in records} == {"train", "val", "test"}
+
+
+def test_taco_bank_provenance_names_the_kind_of_tests() -> None:
+    """A bank's manifest says which tests its verdicts came from (bench.generate.pipeline)."""
+    from bench.generate.pipeline import Shard, select_records, tests_provenance
+
+    public, _ = select_records(load_task("taco"), ["test_public"], 3, Shard())
+    assert tests_provenance(public) == {"tests_source": ["statement_examples"]}
+    hub = FakeHub([json.loads(line) for line in (FIXTURES / "taco_fixture_rows.jsonl").open()])
+    assert tests_provenance(load_task("taco").load_queries("test", hub_loader=hub)) == {"tests_source": ["hidden_tests"]}
+    assert tests_provenance(load_task("gsm8k").load_queries("test")[:3]) == {}
+
+
+def test_taco_chat_prompt_asks_for_one_program_in_a_code_block() -> None:
+    task = load_task("taco").with_prompt("chat")
+    assert task.generation.stop == ("\n```\n",)
+    first = task.load_queries("test_public")[0]
+    (message,) = first["prompt"]
+    assert message["role"] == "user"
+    assert message["content"].startswith("Solve the following programming problem in Python 3.\n\n"
+                                         "The city park of IT City")
+    assert message["content"].endswith("reads the input from standard input and prints the answer to standard "
+                                       "output. Reply with the whole program in one ```python code block.")
+    # a call-based hub problem is asked for its function, with the starter code shown
+    hub = FakeHub([json.loads(line) for line in (FIXTURES / "taco_fixture_rows.jsonl").open()])
+    call = task.load_queries("test", hub_loader=hub)[1]["prompt"][0]["content"]
+    assert "def add(a, b):" in call and "your function is called directly" in call
+
+
 def test_taco_mismatched_tests_are_rejected() -> None:
     with pytest.raises(ValueError, match="2 inputs but 1 outputs"):
         task_hooks("taco").parse_tests('{"inputs": ["1", "2"], "outputs": ["1"]}')

@@ -279,3 +279,72 @@ def test_mbpp_asserts_hand_checked() -> None:
     early_exit = "import os\nos._exit(0)\n"
     verdict = verifier.verify(early_exit, record)
     assert verdict.status == "failed" and "marker" in verdict.detail
+
+
+# -- TACO test_public: programs written by hand against the statements' own examples -----------
+
+#: task id -> (a correct program, checked by hand against the statement, and a wrong one)
+TACO_PUBLIC_PROGRAMS = {
+    # a + b for t test cases: 1+5=6, 314+15=329, -99+99=0, 123+987=1110
+    697: ("t = int(input())\nfor _ in range(t):\n    a, b = map(int, input().split())\n    print(a + b)\n",
+          "t = int(input())\nfor _ in range(t):\n    a, b = map(int, input().split())\n    print(a - b)\n"),
+    # k-th smallest divisor or -1: (4,2) -> 1,2,4 -> 2; (5,3) -> -1; (12,5) -> 1,2,3,4,6,12 -> 6.
+    # The wrong one forgets the -1 (it prints the last divisor).
+    292: ("n, k = map(int, input().split())\nsmall, large = [], []\ni = 1\nwhile i * i <= n:\n"
+          "    if n % i == 0:\n        small.append(i)\n        if i != n // i:\n            large.append(n // i)\n"
+          "    i += 1\nds = small + large[::-1]\nprint(ds[k - 1] if k <= len(ds) else -1)\n",
+          "n, k = map(int, input().split())\nds = [d for d in range(1, n + 1) if n % d == 0]\n"
+          "print(ds[min(k, len(ds)) - 1])\n"),
+    # how many segments each segment contains (O(n^2) is fine on the examples); the wrong one
+    # counts the segments that intersect it
+    912: ("n = int(input())\nsegs = [tuple(map(int, input().split())) for _ in range(n)]\n"
+          "for l, r in segs:\n    print(sum(1 for a, b in segs if l < a and b < r))\n",
+          "n = int(input())\nsegs = [tuple(map(int, input().split())) for _ in range(n)]\n"
+          "for l, r in segs:\n    print(sum(1 for a, b in segs if (a, b) != (l, r) and a < r and l < b))\n"),
+    # triangles whose multiset of sides occurs once (SAMPLE INPUT whose last line had a trailing space)
+    860: ("from collections import Counter\nn = int(input())\n"
+          "c = Counter(tuple(sorted(map(int, input().split()))) for _ in range(n))\n"
+          "print(sum(1 for v in c.values() if v == 1))\n",
+          "n = int(input())\nprint(len({tuple(map(int, input().split())) for _ in range(n)}))\n"),
+    # HackerRank's swap case
+    24: ("print(input().swapcase())\n", "print(input().upper())\n"),
+    # CodeChef, a double-spaced sample undone (input() would read the blank lines otherwise):
+    # N = 10^a * 20^b = 2^(a+2b) * 5^(a+b), so with p twos and q fives, b = p - q >= 0 and
+    # a = 2q - p >= 0.  200 = 2^3 5^2: Yes; 90: a factor 3: No; 10^12: Yes; 1024 * 10^9 = 2^19 5^9:
+    # a = -1: No.  The wrong one only checks that 2 and 5 are the only prime factors.
+    660: ("for _ in range(int(input())):\n    n = int(input())\n    p = q = 0\n"
+          "    while n % 2 == 0:\n        n //= 2\n        p += 1\n    while n % 5 == 0:\n        n //= 5\n        q += 1\n"
+          "    print('Yes' if n == 1 and p >= q and 2 * q >= p else 'No')\n",
+          "for _ in range(int(input())):\n    n = int(input())\n    while n % 2 == 0:\n        n //= 2\n"
+          "    while n % 5 == 0:\n        n //= 5\n    print('Yes' if n == 1 else 'No')\n"),
+}
+
+
+@pytest.fixture(scope="module")
+def taco_public() -> dict[int, dict]:
+    from bench.tasks import load_task
+
+    queries = load_task("taco").load_queries("test_public")
+    return {int(q["query_id"].removeprefix("taco-test-")): q for q in queries
+            if int(q["query_id"].removeprefix("taco-test-")) in TACO_PUBLIC_PROGRAMS}
+
+
+@needs_bwrap
+@pytest.mark.parametrize("task_id", sorted(TACO_PUBLIC_PROGRAMS))
+def test_taco_public_examples_pass_a_correct_program_and_fail_a_wrong_one(taco_public, task_id: int) -> None:
+    right, wrong = TACO_PUBLIC_PROGRAMS[task_id]
+    reference = taco_public[task_id]
+    verifier = CodeVerifier(timeout_s=4.0)
+    passed = verifier.verify(f"```python\n{right}```", reference)
+    assert passed.status == "passed" and passed.reward == 1.0
+    assert "public statement examples only, not the hidden tests" in passed.detail
+    failed = verifier.verify(f"```python\n{wrong}```", reference)
+    assert failed.status == "failed" and failed.reward == 0.0
+    assert "not the hidden tests" in failed.detail
+
+
+def test_hidden_test_verdicts_carry_no_public_examples_note() -> None:
+    verdict = CodeVerifier().verify("print(1)", {"input_output": "{not json"})
+    assert "public statement examples" not in verdict.detail
+    marked = CodeVerifier().verify("print(1)", {"input_output": "{not json", "tests_source": "statement_examples"})
+    assert marked.detail.endswith("[public statement examples only, not the hidden tests]")
