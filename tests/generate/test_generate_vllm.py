@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -36,12 +37,31 @@ def smollm2_checkpoint() -> Path:
 
     gguf = Path(resolve_model("smollm2-135m-instruct").location)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = _dense_from_gguf(AutoModelForCausalLM, gguf)
     tmp = folder.with_name(folder.name + ".tmp")
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     tmp.rename(folder)
     return folder
+
+
+def _dense_from_gguf(auto_class: Any, gguf: Path) -> Any:
+    """The model with every GGUF weight unpacked to a dense tensor, as a plain (saveable) model.
+
+    transformers >= 5 keeps GGUF weights in their quantised blocks unless asked to dequantise,
+    and even then leaves its GGUF quantiser attached, which refuses ``save_pretrained``; the
+    weights are dense, so the quantiser is detached.
+    """
+    try:
+        from transformers import GgufConfig
+    except ImportError:        # transformers 4.x: GGUF files are always dequantised on load
+        return auto_class.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = auto_class.from_pretrained(gguf.parent, gguf_file=gguf.name,
+                                       quantization_config=GgufConfig(dequantize=True))
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is not None:
+        quantizer.remove_quantization_config(model)
+    return model
 
 
 def test_vllm_cpu_generates_a_bank(tmp_path: Path) -> None:
