@@ -18,7 +18,7 @@ from bench.paths import submissions_root
 from bench.predictors.base import check_predictions
 from bench.submissions import load_submission, run_submission
 
-from conftest import build_views
+from conftest import PORTFOLIO_KINDS, build_views
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
@@ -76,6 +76,29 @@ def test_tiny_lora_trains_and_predicts(tiny_lm: Path, target_kind: str) -> None:
     adapted = [n for n, p in probe.net_.named_parameters() if p.requires_grad]
     assert any("lora_A" in n for n in adapted) and any(n.startswith("head.") for n in adapted)
     assert not any("embed_tokens" in n for n in adapted)
+
+
+@pytest.mark.parametrize("target_kind", PORTFOLIO_KINDS)
+def test_tiny_lora_portfolio_head_has_one_output_per_decoder(tiny_lm: Path, target_kind: str) -> None:
+    """Portfolio setting: one head output per decoder (D logits, or D * K marginals). Before any
+    step the probe is the constant predictor (each column's train mean: the bias is a logit for
+    probabilities), and training lowers the shared loss."""
+    train, test = _small_views(target_kind)
+    width = train.targets.shape[1]
+    params = dict(model=str(tiny_lm), epochs=3, patience=10, lr=1e-2, head_lr=1e-2, batch_size=4)
+    untrained = _probe_class()(**params)
+    untrained.target_kind_ = target_kind
+    untrained._load(width)
+    untrained._init_head(train.targets[train.splits == "train"])
+    start = untrained.predict(test)
+    column_means = train.targets[train.splits == "train"].mean(axis=0)
+    np.testing.assert_allclose(start, np.broadcast_to(column_means, start.shape), atol=2e-4)
+    probe = _probe_class()(**params).fit(train)
+    assert probe.net_.head.out_features == width
+    losses = probe.history_.train_loss
+    assert len(losses) == 3 and losses[-1] < losses[0], losses
+    out = check_predictions(probe.predict(test), target_kind, len(test), test.b_max, source="lora-probe")
+    assert out.shape == (len(test), width) and np.ptp(out, axis=0).max() > 0
 
 
 def test_tiny_lora_max_steps(tiny_lm: Path) -> None:
