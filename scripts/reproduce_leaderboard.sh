@@ -7,7 +7,10 @@
 #   runs only on the banks in LORA_BANKS (default: the ones the committed leaderboard has it on);
 #   SKIP_LORA=1 skips it everywhere.
 # - pika-linear-probe ships predictions for math/pika-k50 only.
-# - portfolio runs (several decoders with costs) on the banks in PORTFOLIO_BANKS.
+# - portfolio runs (several decoders with costs) on the banks in PORTFOLIO_BANKS (default: every bank
+#   with two or more decoders), over every decoder of the bank except where portfolio_decoders below
+#   names a set (math/pika-k50: the Qwen2.5-Math-1.5B/7B-Instruct pair at T 0.6 and T 1.0; docs/portfolio.md
+#   says why); pika-linear-probe there too; lora-probe only on LORA_PORTFOLIO_BANKS (default: none).
 # - transfer runs (`--train-bank`: fit on one bank, score on another of the same setting): TRANSFERS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +18,13 @@ bash scripts/setup_venv.sh "all"
 export HF_HUB_OFFLINE=1
 subs=(constant prompt-length logistic mlp-probe)
 LORA_BANKS=${LORA_BANKS:-"gsm8k/mixtral-vs-gpt4 math/qwen25-math-8 math/qwen25-math-rm-8 lmsys/arena-mixtral-vs-gpt4 humaneval/codegen16b-k100 lmsys/arena-bench-15"}
-PORTFOLIO_BANKS=${PORTFOLIO_BANKS:-"gsm8k/gpt3-6b-175b"}
+PORTFOLIO_BANKS=${PORTFOLIO_BANKS:-"gsm8k/gpt3-6b-175b gsm8k/mixtral-vs-gpt4 hh/alpacaeval-helpful lmsys/arena-bench-15 lmsys/arena-mixtral-vs-gpt4 math/pika-k50"}
+LORA_PORTFOLIO_BANKS=${LORA_PORTFOLIO_BANKS:-""}
+portfolio_decoders() {   # --decoders for a bank whose full decoder set is not the one to publish
+  case "$1" in
+    math/pika-k50) echo "--decoders Qwen2.5-Math-1.5B-Instruct@T0.6 Qwen2.5-Math-1.5B-Instruct@T1.0 Qwen2.5-Math-7B-Instruct@T0.6 Qwen2.5-Math-7B-Instruct@T1.0" ;;
+  esac
+}
 TRANSFERS=${TRANSFERS:-"gsm8k/mixtral-vs-gpt4:gpt3-6b-175b lmsys/arena-mixtral-vs-gpt4:arena-bench-15"}
 run() { echo "== bench run $*" >&2; .venv/bin/bench run "$@" > /dev/null; }
 for manifest in tasks/*/banks/*/manifest.json; do
@@ -32,8 +41,14 @@ for manifest in tasks/*/banks/*/manifest.json; do
     run --task math --bank pika-k50 --submission pika-linear-probe
   fi
   if [[ " $PORTFOLIO_BANKS " == *" $task/$bank "* ]]; then
-    for sub in constant logistic mlp-probe; do
-      run --task "$task" --bank "$bank" --submission "$sub" --setting portfolio
+    portfolio_subs=("${subs[@]}")
+    [ "$task/$bank" = math/pika-k50 ] && portfolio_subs+=(pika-linear-probe)
+    if [ "${SKIP_LORA:-0}" != 1 ] && [[ " $LORA_PORTFOLIO_BANKS " == *" $task/$bank "* ]]; then
+      portfolio_subs+=(lora-probe)
+    fi
+    # shellcheck disable=SC2046  # the decoder names hold no spaces
+    for sub in "${portfolio_subs[@]}"; do
+      run --task "$task" --bank "$bank" --submission "$sub" --setting portfolio $(portfolio_decoders "$task/$bank")
     done
   fi
 done

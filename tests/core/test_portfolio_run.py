@@ -186,3 +186,14 @@ def test_pika_linear_probe_cannot_be_scored_on_other_banks(tmp_path, three_decod
         run_portfolio_benchmark("gsm8k", "pika-linear-probe", RunOptions(bank=str(three_decoder_bank), bootstrap=0,
                                                                           out_dir=out))
     assert not out.exists()
+
+
+def test_frontier_text_joins_runs_of_consecutive_k():
+    import doctest
+
+    import bench.commands.run as run_command
+
+    options = [{"decoder": None, "k": 0}] + [{"decoder": "a", "k": k} for k in (1, 2, 3, 5)] + \
+              [{"decoder": "b", "k": 6}, {"decoder": "b", "k": 7}]
+    assert run_command._frontier_text(options) == "none x0, a x1-3, a x5, b x6-7"
+    assert doctest.testmod(run_command).failed == 0
