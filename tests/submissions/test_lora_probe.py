@@ -128,3 +128,33 @@ def test_length_sorted_batches_keep_the_input_order(tiny_lm: Path) -> None:
     batched = probe._batched_outputs(prompts)
     single = torch.cat([probe._batched_outputs([p]) for p in prompts])
     torch.testing.assert_close(batched, single, atol=1e-5, rtol=1e-4)
+
+
+def test_tiny_lora_through_bench_run_portfolio(tiny_lm: Path, tmp_path: Path) -> None:
+    """The whole portfolio path with lora-probe (a copy of it pointed at the tiny model): child
+    process, one output per decoder, a result with every baseline. FIXTURE bank, 3 decoders."""
+    import shutil
+
+    import yaml
+
+    from bench.runner import RunOptions, run_portfolio_benchmark
+    from tests.core.fixtures import fixture_bank
+
+    decoders = ["small", "medium", "large"]
+    cost = {d: {"value": v, "unit": "B-params", "source": "FIXTURE"} for d, v in zip(decoders, (1.5, 7.0, 72.0))}
+    bank = fixture_bank(tmp_path / "bank", n_queries=36, n_samples=3, decoders=decoders, cost=cost, task="math",
+                        name="fx-lora")
+    sub = tmp_path / "lora-tiny"
+    sub.mkdir()
+    shutil.copy(submissions_root() / "lora-probe" / "predictor.py", sub / "predictor.py")
+    meta = yaml.safe_load((submissions_root() / "lora-probe" / "submission.yaml").read_text())
+    meta.update(name="lora-tiny", params={**meta["params"], "model": str(tiny_lm), "epochs": 1, "max_steps": 2,
+                                          "batch_size": 4, "max_length": 32})
+    (sub / "submission.yaml").write_text(yaml.safe_dump(meta))
+    _, result = run_portfolio_benchmark("math", str(sub), RunOptions(bank=str(bank), bootstrap=20,
+                                                                     out_dir=tmp_path / "out",
+                                                                     allow_paths=(str(tiny_lm),)))
+    assert result["submission"] == "lora-tiny" and result["decoders"] == decoders
+    assert result["target_kind"] == "success_prob_per_decoder"
+    assert set(result["curves"]) == {"online", "uniform", "random", "best_single", "oracle"}
+    assert result["intrinsic"]["loss"] > 0
