@@ -147,9 +147,10 @@ def read_per_decoder_predictions(directory: Path, test: TestView, bank_ids: Iter
     Raises
     ------
     PredictorContractError
-        A decoder has no file (the message names every such decoder and the decoders that do
-        have one, so the user can pass those with ``--decoders``), or any file fails the checks
-        of :func:`read_predictions_file`.
+        A decoder has no file (the message names every such decoder and says how many of the
+        asked ones have a file, so the user can pass those with ``--decoders``), the bank has no
+        file at all (the submission cannot be scored there), or any file fails the checks of
+        :func:`read_predictions_file`.
     """
     if test.target_kind not in PER_DECODER_KINDS:
         raise PredictorContractError(f"{test.target_kind!r} is not a per-decoder target kind; "
@@ -162,8 +163,7 @@ def read_per_decoder_predictions(directory: Path, test: TestView, bank_ids: Iter
     missing = [d for d, path in paths.items() if not path.is_file()]
     if missing:
         folder = directory / "predictions" / test.task
-        have = sorted(p.name for p in folder.glob(f"{test.bank}@*.parquet")) if folder.is_dir() else []
-        if len(missing) == len(decoders) and not have:
+        if len(missing) == len(decoders) and not any(folder.glob(f"{test.bank}@*.parquet")):
             raise PredictorContractError(
                 f"{directory.name}: no predictions for bank {test.task}/{test.bank} (no file "
                 f"{folder / (test.bank + '@<decoder>.parquet')}): this submission cannot be scored on that bank")
