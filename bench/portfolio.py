@@ -170,6 +170,19 @@ def decoder_costs(bank: Bank, decoders: Sequence[str], cost_unit: str | None = N
     return out
 
 
+def cost_sources_text(decoders: Sequence[str], costs: dict[str, dict[str, object]]) -> str:
+    """Where each decoder's cost comes from, one entry per distinct source with its decoders (in
+    decoder order), so that a reader can tell which number each source backs.
+
+    >>> cost_sources_text(["a", "b", "c"], {"a": {"source": "x"}, "b": {"source": "y"}, "c": {"source": "x"}})
+    'a, c: x; b: y'
+    """
+    by_source: dict[str, list[str]] = {}
+    for d in decoders:
+        by_source.setdefault(str(costs[d]["source"]), []).append(d)
+    return "; ".join(f"{', '.join(names)}: {source}" for source, names in by_source.items())
+
+
 def portfolio_problem_from_bank(bank: Bank, decoders: Sequence[str] | None = None, *,
                                 default_reward: float = 0.0, min_budget: int = 0,
                                 cost_unit: str | None = None,

@@ -296,10 +296,7 @@ def run_portfolio_benchmark(task: str, submission: str, options: RunOptions = Ru
     present = set(problem.splits)
     if "test" not in present or "train" not in present:
         raise HardbenchError(f"bank {bank.path} needs train and test splits; it has {sorted(present)}")
-    sub = load_submission(submission)
-    if sub.kind != "code":
-        raise HardbenchError(f"submission {sub.name!r} is a predictions file; the portfolio setting scores "
-                             "code submissions only (predictions files hold one target per query)")
+    sub = load_submission(submission)   # a predictions file: one file per decoder (predictions_file.py)
     test = problem.subset(problem.splits == "test")
     budgets = (portfolio.check_portfolio_budgets(test, options.budgets) if options.budgets
                else portfolio.default_portfolio_budgets(test))

@@ -33,9 +33,13 @@ import yaml
 
 from bench.errors import SubmissionError, UnknownNameError
 from bench.paths import submissions_root
-from bench.predictors.base import TestView, TrainView, check_predictions
+from bench.predictors.base import PER_DECODER_KINDS, TestView, TrainView, check_predictions
 from bench.predictors.isolation import ChildJob, isolation_mode, run_isolated
-from bench.predictors.predictions_file import predictions_path, read_predictions_file
+from bench.predictors.predictions_file import (
+    predictions_path,
+    read_per_decoder_predictions,
+    read_predictions_file,
+)
 
 #: the two ways to hand in a predictor.
 SUBMISSION_KINDS: tuple[str, ...] = ("code", "predictions")
@@ -185,10 +189,13 @@ def run_submission(
         Its predictions have the wrong count/shape/ids, NaN/inf, or leave [0, 1].
     """
     if sub.kind == "predictions":
-        path = predictions_path(sub.directory, test.task, test.bank, choice_slug, default_choice)
         if report is not None:
             report["isolation"] = "predictions-file"
-        return read_predictions_file(path, test, _bank_query_ids(train, test, bank_dir))
+        bank_ids = _bank_query_ids(train, test, bank_dir)
+        if test.target_kind in PER_DECODER_KINDS:   # portfolio: one file per decoder, side by side
+            return read_per_decoder_predictions(sub.directory, test, bank_ids)
+        path = predictions_path(sub.directory, test.task, test.bank, choice_slug, default_choice)
+        return read_predictions_file(path, test, bank_ids)
     assert sub.entry is not None  # load_submission guarantees it for code submissions
     job = ChildJob(name=sub.name, directory=sub.directory, entry=sub.entry, params=sub.params)
     raw = run_isolated(job, train, test, timeout_s=timeout_s, bank_dir=bank_dir, echo=echo,

@@ -204,8 +204,26 @@ def _cell(point: dict[str, Any], show_realized: bool) -> str:
     return text
 
 
+def _frontier_text(options: list[dict[str, Any]]) -> str:
+    """The best single options, runs of one decoder with consecutive k joined: ``d x1-50``.
+
+    >>> _frontier_text([{"decoder": None, "k": 0}, {"decoder": "a", "k": 1}, {"decoder": "a", "k": 2},
+    ...                 {"decoder": "a", "k": 3}, {"decoder": "b", "k": 5}])
+    'none x0, a x1-3, b x5'
+    """
+    runs: list[list[Any]] = []          # [decoder, first k, last k]
+    for b in options:
+        if runs and runs[-1][0] == b["decoder"] and b["k"] == runs[-1][2] + 1:
+            runs[-1][2] = b["k"]
+        else:
+            runs.append([b["decoder"], b["k"], b["k"]])
+    return ", ".join(f"{'none' if d is None else d} x{lo}" + (f"-{hi}" if hi != lo else "") for d, lo, hi in runs)
+
+
 def format_portfolio_result(result: dict[str, Any]) -> str:
     """The portfolio curves (reward vs mean cost) and the AIQ table against the best single option."""
+    from bench.portfolio import cost_sources_text
+
     curves = result["curves"]
     methods = [m for m in ("online", "uniform", "random", "best_single", "oracle") if m in curves]
     unit = next(iter(result["costs"].values()))["unit"]
@@ -214,7 +232,7 @@ def format_portfolio_result(result: dict[str, Any]) -> str:
              f"95% bootstrap CI over {result['bootstrap']} replicates, seed {result['seed']})",
              f"signature: {result['signature']}",
              f"cost per sample ({unit}): " + ", ".join(f"{d} {result['costs'][d]['value']:g}" for d in result["decoders"])
-             + "; source: " + "; ".join(sorted({c["source"] for c in result["costs"].values()})),
+             + "; source: " + cost_sources_text(result["decoders"], result["costs"]),
              ""]
     header = f"{'budget':>9} | " + " | ".join(f"{m:^28}" for m in methods)
     lines += [f"{'(' + unit + ')':>9}", header, "-" * len(header)]
@@ -239,9 +257,7 @@ def format_portfolio_result(result: dict[str, Any]) -> str:
             lines.append(f"{m:>11}: cost saved at matched quality vs best single  " + "  ".join(
                 f"B={s['budget']:g}: {'n/a' if s['saving_pct'] is None else format(s['saving_pct'], '.0f') + '%'}"
                 for s in shown))
-    best = summary["best_single_options"]
-    lines.append("best single options (frontier): " + ", ".join(
-        f"{'none' if b['decoder'] is None else b['decoder']} x{b['k']}" for b in best))
+    lines.append("best single options (frontier): " + _frontier_text(summary["best_single_options"]))
     if summary.get("excluded_from_single"):
         lines.append(f"not single options (samples missing for some queries): {summary['excluded_from_single']}")
     if "apgr" in summary:

@@ -30,6 +30,7 @@ from bench.errors import ResultFormatError
 from bench.fileio import atomic_write_bytes
 from bench.leaderboard.collect import signature_without_submission
 from bench.leaderboard.plots import BAND_ALPHA, PALETTE, STYLE, save_png
+from bench.portfolio import cost_sources_text
 from bench.results import read_result
 
 MARKDOWN_NAME = "LEADERBOARD-portfolio.md"
@@ -82,7 +83,7 @@ def render_group_markdown(group: list[dict[str, Any]], plot_name: str) -> list[s
     """One section: header, costs, the AIQ table (submissions ranked, then the baselines), plot."""
     first = group[0]
     unit = next(iter(first["costs"].values()))["unit"]
-    sources = "; ".join(sorted({c["source"] for c in first["costs"].values()}))
+    sources = cost_sources_text(first["decoders"], first["costs"])
     lines = [f"## {first['task']} / {first['bank']}: portfolio over {len(first['decoders'])} decoders", "",
              f"Cost per sample ({unit}): " + ", ".join(f"`{d}` {first['costs'][d]['value']:g}" for d in first["decoders"])
              + f" (source: {sources}). {first['n_queries']} test queries; budgets {first['budgets'][0]:g} to "

@@ -46,6 +46,13 @@ TARGET_KINDS: dict[str, str] = {
     "marginal_rewards_per_decoder": "vector",
 }
 
+#: the portfolio's per-decoder target kinds -> the single-decoder kind each column block holds
+#: (one ``success_prob`` per decoder, or one ``marginal_rewards`` vector of K per decoder).
+PER_DECODER_KINDS: dict[str, str] = {
+    "success_prob_per_decoder": "success_prob",
+    "marginal_rewards_per_decoder": "marginal_rewards",
+}
+
 #: target kinds whose values are probabilities in [0, 1] (soft cross-entropy, sigmoid heads)
 PROBABILITY_KINDS: frozenset[str] = frozenset({"success_prob", "preference", "success_prob_per_decoder"})
 

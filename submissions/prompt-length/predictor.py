@@ -11,6 +11,11 @@ selection, so the val split is not needed):
 ``marginal_rewards``
     One least-squares line ``a_j + b_j x`` per marginal reward Delta_j (Eq. 6, ridge ``l2`` on
     the slopes), then the vectors are made non-negative and non-increasing from j = 2 on.
+Portfolio (one target per decoder)
+    ``success_prob_per_decoder``: one such 1-D logistic regression per decoder (column);
+    ``marginal_rewards_per_decoder``: one line per value of the D * K vector, left as fitted
+    (the allocator makes each decoder's block non-increasing; a tidy over the whole row would
+    mix decoders).
 
 It needs no features and does not import hardbench.
 """
@@ -65,9 +70,12 @@ class PromptLengthPredictor:
         self.mean_, self.scale_ = float(raw.mean()), float(raw.std()) or 1.0
         x = (raw - self.mean_) / self.scale_
         targets = np.asarray(train.targets, dtype=np.float64)[rows]
-        self.vector_ = targets.ndim == 2
+        self.target_kind_ = train.target_kind
+        self.vector_ = targets.ndim == 2 and self.target_kind_ != "success_prob_per_decoder"
         if self.vector_:
             self.coef_ = fit_lines(x, targets, self.l2)
+        elif targets.ndim == 2:     # one success probability per decoder: one logistic per column
+            self.coef_ = np.array([fit_soft_logistic(x, np.clip(t, 0.0, 1.0), self.l2) for t in targets.T]).T
         else:
             self.coef_ = np.array(fit_soft_logistic(x, np.clip(targets, 0.0, 1.0), self.l2))
         return self
@@ -76,7 +84,10 @@ class PromptLengthPredictor:
         x = (log_length(test.prompts) - self.mean_) / self.scale_
         if self.vector_:
             delta = self.coef_[0][None, :] + x[:, None] * self.coef_[1][None, :]
-            if delta.shape[1] > 1:  # Delta_j >= 0 and non-increasing for j >= 2
+            if self.target_kind_ == "marginal_rewards" and delta.shape[1] > 1:
+                # one decoder: Delta_j >= 0 and non-increasing for j >= 2
                 delta[:, 1:] = np.minimum.accumulate(np.maximum(delta[:, 1:], 0.0), axis=1)
             return delta
+        if self.coef_.ndim == 2:    # (2, D): a column of probabilities per decoder
+            return 1.0 / (1.0 + np.exp(-(self.coef_[0][None, :] + x[:, None] * self.coef_[1][None, :])))
         return 1.0 / (1.0 + np.exp(-(self.coef_[0] + self.coef_[1] * x)))

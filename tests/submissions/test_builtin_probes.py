@@ -153,7 +153,7 @@ def test_probe_without_features_says_how_to_add_them(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("target_kind", PORTFOLIO_KINDS)
-@pytest.mark.parametrize("name", IN_PROCESS)
+@pytest.mark.parametrize("name", [*IN_PROCESS, "prompt-length"])
 def test_portfolio_multi_output_contract(name: str, target_kind: str) -> None:
     """One output per decoder (D = 3 here, or D * K marginals): valid, deterministic, and the
     learned probes fit their training targets better than the constant (train mean)."""
@@ -173,10 +173,3 @@ def test_portfolio_multi_output_contract(name: str, target_kind: str) -> None:
             assert soft_cross_entropy(t, in_sample) < soft_cross_entropy(t, np.broadcast_to(t.mean(axis=0), t.shape))
         else:
             assert np.mean((in_sample - t) ** 2) < np.mean((t - t.mean(axis=0)) ** 2)
-
-
-def test_lora_probe_refuses_the_portfolio_setting_clearly() -> None:
-    train, _, _ = build_views("success_prob_per_decoder")
-    probe = load_module("lora-probe").LoRAProbe()
-    with pytest.raises(ValueError, match="does not support the portfolio"):
-        probe.fit(train)

@@ -18,7 +18,7 @@ from bench.paths import submissions_root
 from bench.predictors.base import check_predictions
 from bench.submissions import load_submission, run_submission
 
-from conftest import build_views
+from conftest import PORTFOLIO_KINDS, build_views
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
@@ -78,6 +78,29 @@ def test_tiny_lora_trains_and_predicts(tiny_lm: Path, target_kind: str) -> None:
     assert not any("embed_tokens" in n for n in adapted)
 
 
+@pytest.mark.parametrize("target_kind", PORTFOLIO_KINDS)
+def test_tiny_lora_portfolio_head_has_one_output_per_decoder(tiny_lm: Path, target_kind: str) -> None:
+    """Portfolio setting: one head output per decoder (D logits, or D * K marginals). Before any
+    step the probe is the constant predictor (each column's train mean: the bias is a logit for
+    probabilities), and training lowers the shared loss."""
+    train, test = _small_views(target_kind)
+    width = train.targets.shape[1]
+    params = dict(model=str(tiny_lm), epochs=3, patience=10, lr=1e-2, head_lr=1e-2, batch_size=4)
+    untrained = _probe_class()(**params)
+    untrained.target_kind_ = target_kind
+    untrained._load(width)
+    untrained._init_head(train.targets[train.splits == "train"])
+    start = untrained.predict(test)
+    column_means = train.targets[train.splits == "train"].mean(axis=0)
+    np.testing.assert_allclose(start, np.broadcast_to(column_means, start.shape), atol=2e-4)
+    probe = _probe_class()(**params).fit(train)
+    assert probe.net_.head.out_features == width
+    losses = probe.history_.train_loss
+    assert len(losses) == 3 and losses[-1] < losses[0], losses
+    out = check_predictions(probe.predict(test), target_kind, len(test), test.b_max, source="lora-probe")
+    assert out.shape == (len(test), width) and np.ptp(out, axis=0).max() > 0
+
+
 def test_tiny_lora_max_steps(tiny_lm: Path) -> None:
     train, test = _small_views("preference")
     probe = _probe_class()(model=str(tiny_lm), epochs=10, max_steps=3, batch_size=4).fit(train)
@@ -105,3 +128,33 @@ def test_length_sorted_batches_keep_the_input_order(tiny_lm: Path) -> None:
     batched = probe._batched_outputs(prompts)
     single = torch.cat([probe._batched_outputs([p]) for p in prompts])
     torch.testing.assert_close(batched, single, atol=1e-5, rtol=1e-4)
+
+
+def test_tiny_lora_through_bench_run_portfolio(tiny_lm: Path, tmp_path: Path) -> None:
+    """The whole portfolio path with lora-probe (a copy of it pointed at the tiny model): child
+    process, one output per decoder, a result with every baseline. FIXTURE bank, 3 decoders."""
+    import shutil
+
+    import yaml
+
+    from bench.runner import RunOptions, run_portfolio_benchmark
+    from tests.core.fixtures import fixture_bank
+
+    decoders = ["small", "medium", "large"]
+    cost = {d: {"value": v, "unit": "B-params", "source": "FIXTURE"} for d, v in zip(decoders, (1.5, 7.0, 72.0))}
+    bank = fixture_bank(tmp_path / "bank", n_queries=36, n_samples=3, decoders=decoders, cost=cost, task="math",
+                        name="fx-lora")
+    sub = tmp_path / "lora-tiny"
+    sub.mkdir()
+    shutil.copy(submissions_root() / "lora-probe" / "predictor.py", sub / "predictor.py")
+    meta = yaml.safe_load((submissions_root() / "lora-probe" / "submission.yaml").read_text())
+    meta.update(name="lora-tiny", params={**meta["params"], "model": str(tiny_lm), "epochs": 1, "max_steps": 2,
+                                          "batch_size": 4, "max_length": 32})
+    (sub / "submission.yaml").write_text(yaml.safe_dump(meta))
+    _, result = run_portfolio_benchmark("math", str(sub), RunOptions(bank=str(bank), bootstrap=20,
+                                                                     out_dir=tmp_path / "out",
+                                                                     allow_paths=(str(tiny_lm),)))
+    assert result["submission"] == "lora-tiny" and result["decoders"] == decoders
+    assert result["target_kind"] == "success_prob_per_decoder"
+    assert set(result["curves"]) == {"online", "uniform", "random", "best_single", "oracle"}
+    assert result["intrinsic"]["loss"] > 0

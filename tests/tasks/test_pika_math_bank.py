@@ -140,3 +140,27 @@ def test_bench_run_picks_each_decoders_predictions(tmp_path):
         assert result["decoders"] == [decoder]
         # clipping to [0, 1] ties a few predictions, so Spearman moves in the third decimal at most
         assert result["intrinsic"]["spearman"] == pytest.approx(raw["test_score"], abs=0.005)
+
+
+def test_portfolio_assembles_each_decoders_predictions_file(tmp_path):
+    """Portfolio setting: pika-linear-probe's per-decoder columns are its files' test predictions,
+    in the --decoders order (here not the bank's), and the run writes a result."""
+    from bench.portfolio import portfolio_problem_from_bank
+    from bench.predictors.base import TestView
+    from bench.predictors.predictions_file import read_per_decoder_predictions
+    from bench.runner import run_portfolio_benchmark
+
+    decoders = ["Qwen2.5-Math-7B-Instruct@T0.6", "Qwen2-1.5B@T1.0"]
+    _, result = run_portfolio_benchmark("math", "pika-linear-probe",
+                                        RunOptions(bank="pika-k50", bootstrap=0, out_dir=tmp_path), decoders=decoders)
+    assert result["decoders"] == decoders and result["isolation"] == "predictions-file"
+    assert result["n_queries"] == 5000
+    problem = portfolio_problem_from_bank(load_bank(BANK), decoders)
+    test_ids = problem.query_ids[problem.splits == "test"]
+    view = TestView(task="math", bank="pika-k50", setting="portfolio", target_kind="success_prob_per_decoder",
+                    b_max=2, query_ids=test_ids, prompts=[""] * len(test_ids), features={},
+                    extra={"decoders": decoders, "k_max": problem.k_max})
+    got = read_per_decoder_predictions(submissions_root() / "pika-linear-probe", view, problem.query_ids)
+    for j, decoder in enumerate(decoders):
+        frame = pd.read_parquet(PREDICTIONS / f"pika-k50@{decoder}.parquet").set_index("query_id")
+        np.testing.assert_array_equal(got[:, j], frame.loc[test_ids, "prediction"].to_numpy())
