@@ -18,6 +18,7 @@ the top B fraction by predicted preference is ``allocate_greedy`` with one colum
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -173,40 +174,76 @@ class GreedyAllocator:
 
     def allocate(self, total_budget: float, *, at_most: bool = False) -> np.ndarray:
         """Per-query budgets spending ``total_budget`` (at most, with ``at_most``): see :func:`allocate_greedy`."""
+        return self.allocate_many([total_budget], at_most=at_most)[0]
+
+    def allocate_many(self, total_budgets: Sequence[float], *, at_most: bool = False) -> np.ndarray:
+        """:meth:`allocate` at each total budget: shape (n_budgets, n_queries).
+
+        With ``sort_units`` the thresholds of all budgets are read off the sorted units and
+        every row's counts around them are found in one vectorised binary search.
+        """
+        totals = np.asarray(total_budgets, dtype=np.float64).reshape(-1)
         if self._base is not None:
             if self._rest is None:
-                return self._base + np.zeros(self._n_rows)
-            return self._base + self._rest.allocate(total_budget - self._base.sum(), at_most=at_most)
+                return self._base + np.zeros((len(totals), self._n_rows))
+            return self._base + self._rest.allocate_many(totals - self._base.sum(), at_most=at_most)
         delta, caps = self._delta, self._caps
-        if total_budget < -1e-9:
-            raise ValueError(f"total budget {total_budget} is below the minimum budget")
-        total_budget = max(float(total_budget), 0.0)
-        if at_most:
-            if self._worth_buying is None:
-                self._worth_buying = _count_at_least(delta, caps, 0.0, strict=True)
-            if total_budget >= self._worth_buying.sum():
-                return self._worth_buying.astype(np.float64)
-        if total_budget >= self._cap_total:
-            return caps.astype(np.float64)
-        k = int(np.ceil(total_budget - 1e-9))
-        if k == 0:                     # within rounding of 0 (a total of 1e-12 used to fail in the partition)
-            return np.zeros(self._n_rows)
-        units = self._sorted_units() if self._sort_units else None
+        if (totals < -1e-9).any():
+            raise ValueError(f"total budget {totals[totals < -1e-9][0]} is below the minimum budget")
+        out = np.zeros((len(totals), self._n_rows))
+        pending: list[tuple[int, int]] = []            # (budget index, units to buy) left to the threshold
+        for i, total in enumerate(totals):
+            total = max(float(total), 0.0)
+            if at_most:
+                if self._worth_buying is None:
+                    self._worth_buying = _count_at_least(delta, caps, 0.0, strict=True)
+                if total >= self._worth_buying.sum():
+                    out[i] = self._worth_buying
+                    continue
+            if total >= self._cap_total:
+                out[i] = caps
+                continue
+            k = int(np.ceil(total - 1e-9))
+            if k > 0:                  # else within rounding of 0: nothing (1e-12 used to fail in the partition)
+                pending.append((i, k))
+        units = self._sorted_units() if self._sort_units and pending else None
         if units is None:
-            above, tied = _split_at_threshold(delta, caps, k, np.random.default_rng(self._seed))
-        else:
-            threshold = units[units.size - k]                         # the k-th largest available unit
-            above = _count_at_least(delta, caps, threshold, strict=True)
-            tied = _count_at_least(delta, caps, threshold, strict=False) - above
-        return above + _share_tied_levels(tied, total_budget - above.sum())
+            for i, k in pending:
+                above, tied = _split_at_threshold(delta, caps, k, np.random.default_rng(self._seed))
+                out[i] = above + _share_tied_levels(tied, max(float(totals[i]), 0.0) - above.sum())
+            return out
+        thresholds = units[units.size - np.array([k for _, k in pending])]    # the k-th largest available unit
+        above, through = self._counts_around(thresholds, strict=True), self._counts_around(thresholds, strict=False)
+        for (i, _), row_above, row_through in zip(pending, above, through):
+            out[i] = row_above + _share_tied_levels(row_through - row_above, max(float(totals[i]), 0.0) - row_above.sum())
+        return out
 
     def _sorted_units(self) -> np.ndarray | None:
         """Every available unit's marginal, ascending (None if one is NaN: then sample as before)."""
         if self._units is None:
             available = np.arange(self._delta.shape[1])[None, :] < self._caps[:, None]
-            units = np.sort(self._delta[available])
+            self._unit_values = self._delta[available]                       # row by row
+            self._unit_rows = np.repeat(np.arange(self._n_rows, dtype=np.int64), self._caps)
+            units = np.sort(self._unit_values)
             self._units = units if not np.isnan(units[-1:]).any() else np.empty(0)
         return self._units if self._units.size else None
+
+    def _counts_around(self, thresholds: np.ndarray, strict: bool) -> np.ndarray:
+        """Per threshold and row, the available units > (or >=) it: shape (P, n_rows).
+
+        Each unit is placed among the sorted thresholds once (how many it exceeds); a histogram
+        per row summed from the top gives every count.  Equal to the per-row binary search of
+        :func:`_count_at_least` on non-increasing rows, for all thresholds at a fraction of its cost.
+        """
+        n_thresholds = len(thresholds)
+        order = np.argsort(thresholds, kind="stable")
+        level = np.searchsorted(thresholds[order], self._unit_values, side="left" if strict else "right")
+        hist = np.bincount(self._unit_rows * (n_thresholds + 1) + level,
+                           minlength=self._n_rows * (n_thresholds + 1)).reshape(self._n_rows, n_thresholds + 1)
+        from_top = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]        # units at level >= l, per row
+        counts = np.empty((n_thresholds, self._n_rows), dtype=np.int64)
+        counts[order] = from_top[:, 1:].T                           # exceeding sorted threshold k: level > k
+        return counts
 
 
 def _check_non_increasing(delta: np.ndarray, caps: np.ndarray) -> None:
@@ -334,10 +371,15 @@ class OfflineBinFitter:
 
     def fit(self, budget: float) -> OfflineBinPolicy:
         """The policy with mean budget ``budget`` per held-out query."""
-        per_query = self._greedy.allocate(budget * self._sizes.sum())
-        bin_budgets = np.array([per_query[s:s + int(z)].mean() if z > 0 else float(budget)
-                                for s, z in zip(self._starts, self._sizes)])
-        return OfflineBinPolicy(edges=self.edges, budgets=bin_budgets)
+        return self.fit_many([budget])[0]
+
+    def fit_many(self, budgets: Sequence[float]) -> list[OfflineBinPolicy]:
+        """:meth:`fit` at each budget (one greedy call for all of them)."""
+        per_query = self._greedy.allocate_many(np.asarray(budgets, dtype=np.float64) * self._sizes.sum())
+        return [OfflineBinPolicy(edges=self.edges,
+                                 budgets=np.array([row[s:s + int(z)].mean() if z > 0 else float(budget)
+                                                   for s, z in zip(self._starts, self._sizes)]))
+                for budget, row in zip(budgets, per_query)]
 
 
 def _fill_forward(q_table: np.ndarray) -> np.ndarray:

@@ -314,17 +314,18 @@ class MethodAllocators:
         self._offline = OfflineBinFitter(difficulty_score(heldout_pred, heldout.target_kind, heldout.min_budget),
                                          heldout.q_table, n_bins, min_budget=heldout.min_budget)
 
-    def at(self, budget: float) -> dict[str, np.ndarray]:
-        """Every method's per-query budget at mean budget B (the columns of :func:`compute_curves`)."""
+    def at(self, budgets: Sequence[float]) -> dict[str, np.ndarray]:
+        """Every method's per-query budgets at each mean budget B: method -> (n_budgets, n_queries)."""
         test = self._test
         n = len(test.query_ids)
-        total = budget * n
+        totals = np.asarray(budgets, dtype=np.float64) * n
         return {
-            "online": self._online.allocate(total),
-            "offline": self._offline.fit(budget).apply(self._test_scores, test.caps),
-            baseline_method(test.setting): allocate_uniform(n, budget, test.caps),
-            "oracle": self._oracle.allocate(total, at_most=True),
-            "oracle-exact": self._oracle.allocate(total),
+            "online": self._online.allocate_many(totals),
+            "offline": np.stack([policy.apply(self._test_scores, test.caps)
+                                 for policy in self._offline.fit_many(budgets)]),
+            baseline_method(test.setting): np.stack([allocate_uniform(n, b, test.caps) for b in budgets]),
+            "oracle": self._oracle.allocate_many(totals, at_most=True),
+            "oracle-exact": self._oracle.allocate_many(totals),
         }
 
 
@@ -336,11 +337,11 @@ def compute_curves(test: ScoringProblem, heldout: ScoringProblem, test_pred: np.
     realized: dict[str, np.ndarray] = {}
     per_query: dict[str, np.ndarray] = {}
     online_allocations = np.zeros((width, n))
-    allocators = MethodAllocators(test, heldout, test_pred, heldout_pred, n_bins, seed)
-    for col, budget in enumerate(budgets):
-        allocations = allocators.at(budget)
-        online_allocations[col] = allocations["online"]
-        for method, b in allocations.items():
+    allocations = MethodAllocators(test, heldout, test_pred, heldout_pred, n_bins, seed).at(budgets)
+    online_allocations[:] = allocations["online"]
+    for col in range(width):
+        for method, by_budget in allocations.items():
+            b = by_budget[col]
             realized.setdefault(method, np.zeros(width))[col] = b.mean()
             per_query.setdefault(method, np.zeros((n, width)))[:, col] = estimators.expected_reward(test.q_table, b)
     best_at_most_budget(realized, per_query)

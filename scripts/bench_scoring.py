@@ -3,12 +3,15 @@
 Part 1 scores one submission on a random 10,000-query x 128-sample binary bank (FIXTURE
 numbers, not model outputs) at 40 budgets with 1,000 bootstrap replicates, two ways:
 
-- hardbench: exact q(x, b) tables from order statistics, every method's allocation, one
-  matrix product for all bootstrap replicates (bench.scoring);
+- hardbench: what ``bench run`` computes (bench.scoring.score): exact q(x, b) tables from
+  order statistics, every method's allocation (5 methods with oracle-exact), one matrix
+  product for all bootstrap replicates of the curves, and the interval of every summary,
+  Table-1 number and paired-vs-baseline difference from the same replicates;
 - naive: the paper's Monte-Carlo estimate, for every replicate, method, budget and query
   drawing b of the n cached samples with replacement and taking the best (vectorized over
   queries with numpy, the same allocations).  It is timed on a few replicates and
-  extrapolated linearly to the full count (its cost is linear in replicates).
+  extrapolated linearly to the full count (its cost is linear in replicates) and to 4
+  methods; it computes curve means only, so the ratio understates hardbench's advantage.
 
 Part 2 times online allocation (bench.allocation.allocate_greedy) of 1,000,000 queries with
 B_max = 128 at several budgets.
@@ -37,7 +40,7 @@ import numpy as np
 
 from bench import estimators
 from bench.allocation import allocate_greedy
-from bench.scoring import ScoringProblem, score
+from bench.scoring import ScoringProblem, allocation_by_bin, score
 
 N_QUERIES, N_SAMPLES, N_BUDGETS, N_REPLICATES = 10_000, 128, 40, 1_000
 
@@ -54,7 +57,11 @@ def random_bank(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def exact_scoring(rewards: np.ndarray, splits: np.ndarray, predictions: np.ndarray,
                   budgets: list[float]) -> tuple[dict, object]:
-    """hardbench's full scoring path from the reward matrix to curve points, summaries and their intervals."""
+    """hardbench's full scoring path, as ``bench run`` computes it (bench.runner.run_benchmark) from
+    the reward matrix: exact tables and targets (what problem_from_bank does for a binary bank),
+    curves, every summary and Table-1 number with its interval, paired-vs-baseline and the
+    allocation by difficulty tercile.  Loading the bank, the submission and writing the JSON are
+    left out."""
     counts = np.full(N_QUERIES, N_SAMPLES)
     q_table = estimators.best_of_k_table(rewards, counts, N_SAMPLES)
     problem = ScoringProblem("best_of_k", "binary", "success_prob", np.arange(N_QUERIES).astype(str), splits,
@@ -62,6 +69,7 @@ def exact_scoring(rewards: np.ndarray, splits: np.ndarray, predictions: np.ndarr
     test, held, train = (problem.subset(splits == s) for s in ("test", "val", "train"))
     scored = score(test, held, train, predictions[splits == "test"], predictions[splits == "val"], budgets,
                    n_bins=10, seed=0, n_bootstrap=N_REPLICATES)
+    allocation_by_bin(scored.curves, test, predictions[splits == "test"])
     return scored.points, scored.curves
 
 

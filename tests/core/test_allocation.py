@@ -103,11 +103,13 @@ def test_allocator_with_sorted_units_equals_sampled_greedy_at_every_budget(seed)
     low = np.minimum(caps, min_budget).sum()
     totals = np.r_[low, low + 1e-12, rng.uniform(low, caps.sum(), 15), np.round(rng.uniform(low, caps.sum(), 5)),
                    caps.sum(), caps.sum() + 3.5]
-    for total in totals:
-        for at_most in (False, True):
+    for at_most in (False, True):
+        many = allocator.allocate_many(totals, at_most=at_most)
+        for total, row in zip(totals, many):
             expected = allocate_greedy(delta, total, caps, min_budget=min_budget, seed=seed, at_most=at_most)
             got = allocator.allocate(total, at_most=at_most)
             assert got.dtype == expected.dtype and np.array_equal(got, expected), (total, at_most)
+            assert np.array_equal(row, expected), (total, at_most)
 
 
 def test_offline_bin_fitter_equals_fit_offline_bins_at_every_budget():
@@ -116,10 +118,11 @@ def test_offline_bin_fitter_equals_fit_offline_bins_at_every_budget():
     q = estimators.q_from_success_prob(lam, 16)
     q[:40, 9:] = np.nan                                              # ragged: fewer samples
     fitter = OfflineBinFitter(lam, q, 10, min_budget=1)
-    for budget in np.r_[1.0, rng.uniform(1, 16, 10), 16.0]:
+    budgets = np.r_[1.0, rng.uniform(1, 16, 10), 16.0]
+    for budget, many in zip(budgets, fitter.fit_many(budgets)):
         expected = fit_offline_bins(lam, q, budget, 10, min_budget=1)
-        got = fitter.fit(budget)
-        assert np.array_equal(got.edges, expected.edges) and np.array_equal(got.budgets, expected.budgets)
+        for got in (fitter.fit(budget), many):
+            assert np.array_equal(got.edges, expected.edges) and np.array_equal(got.budgets, expected.budgets)
 
 
 def test_uniform_caps_ragged_queries():
