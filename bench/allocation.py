@@ -146,9 +146,10 @@ class GreedyAllocator:
     What does not depend on the budget is done once and kept: the diminishing-returns check,
     the count of units worth buying (``at_most``) and, with ``sort_units``, every available
     unit sorted, so that each budget's threshold is read off the sorted units instead of
-    being sampled and partitioned (:func:`_split_at_threshold`).  Both ways find the same
-    threshold and therefore the same allocation (tested); sorting pays from a few budgets
-    on, sampling for one budget on a huge matrix.
+    being sampled and partitioned (:func:`_split_at_threshold`), and :meth:`allocate_many`
+    counts every row's units around all budgets' thresholds at once.  Both ways find the
+    same threshold and therefore the same allocation (tested); sorting pays from a few
+    budgets on, sampling for one budget on a huge matrix.
     """
 
     def __init__(self, delta: np.ndarray, caps: np.ndarray | None = None, *, min_budget: int = 0, seed: int = 0,
@@ -180,7 +181,7 @@ class GreedyAllocator:
         """:meth:`allocate` at each total budget: shape (n_budgets, n_queries).
 
         With ``sort_units`` the thresholds of all budgets are read off the sorted units and
-        every row's counts around them are found in one vectorised binary search.
+        every row's counts around all of them come from one histogram (:meth:`_counts_around`).
         """
         totals = np.asarray(total_budgets, dtype=np.float64).reshape(-1)
         if self._base is not None:
@@ -215,7 +216,8 @@ class GreedyAllocator:
         thresholds = units[units.size - np.array([k for _, k in pending])]    # the k-th largest available unit
         above, through = self._counts_around(thresholds, strict=True), self._counts_around(thresholds, strict=False)
         for (i, _), row_above, row_through in zip(pending, above, through):
-            out[i] = row_above + _share_tied_levels(row_through - row_above, max(float(totals[i]), 0.0) - row_above.sum())
+            left = max(float(totals[i]), 0.0) - row_above.sum()
+            out[i] = row_above + _share_tied_levels(row_through - row_above, left)
         return out
 
     def _sorted_units(self) -> np.ndarray | None:
