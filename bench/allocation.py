@@ -18,6 +18,7 @@ the top B fraction by predicted preference is ``allocate_greedy`` with one colum
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,7 +113,8 @@ def allocate_greedy(
     levels first (so equal rows get equal budgets) and the last tied level is shared
     fractionally.  For non-increasing rows this is the exact optimum of the integer
     program whenever ``total_budget`` is an integer, and of its natural fractional
-    relaxation otherwise.
+    relaxation otherwise.  For many budgets on the same marginals use
+    :class:`GreedyAllocator` (same result, the shared work done once).
 
     Parameters
     ----------
@@ -135,29 +137,115 @@ def allocate_greedy(
     -------
     ndarray of float, shape (n_queries,)
     """
-    delta = np.asarray(delta)
-    n_rows, n_cols = delta.shape
-    caps = np.full(n_rows, n_cols, dtype=np.int64) if caps is None else np.minimum(caps, n_cols).astype(np.int64)
-    if min_budget > 0:
-        base = np.minimum(caps, min_budget)
-        rest = allocate_greedy(delta[:, min_budget:], total_budget - base.sum(), caps - base, seed=seed,
-                               at_most=at_most) if n_cols > min_budget else np.zeros(n_rows)
-        return base + rest
-    _check_non_increasing(delta, caps)
-    if total_budget < -1e-9:
-        raise ValueError(f"total budget {total_budget} is below the minimum budget")
-    total_budget = max(float(total_budget), 0.0)
-    if at_most:
-        worth_buying = _count_at_least(delta, caps, 0.0, strict=True)
-        if total_budget >= worth_buying.sum():
-            return worth_buying.astype(np.float64)
-    if total_budget >= caps.sum():
-        return caps.astype(np.float64)
-    if total_budget == 0:
-        return np.zeros(n_rows)
-    k = int(np.ceil(total_budget - 1e-9))
-    above, tied = _split_at_threshold(delta, caps, k, np.random.default_rng(seed))
-    return above + _share_tied_levels(tied, total_budget - above.sum())
+    return GreedyAllocator(delta, caps, min_budget=min_budget, seed=seed).allocate(total_budget, at_most=at_most)
+
+
+class GreedyAllocator:
+    """:func:`allocate_greedy` on one marginal matrix, at any number of total budgets.
+
+    What does not depend on the budget is done once and kept: the diminishing-returns check,
+    the count of units worth buying (``at_most``) and, with ``sort_units``, every available
+    unit sorted, so that each budget's threshold is read off the sorted units instead of
+    being sampled and partitioned (:func:`_split_at_threshold`), and :meth:`allocate_many`
+    counts every row's units around all budgets' thresholds at once.  Both ways find the
+    same threshold and therefore the same allocation (tested); sorting pays from a few
+    budgets on, sampling for one budget on a huge matrix.
+    """
+
+    def __init__(self, delta: np.ndarray, caps: np.ndarray | None = None, *, min_budget: int = 0, seed: int = 0,
+                 sort_units: bool = False) -> None:
+        delta = np.asarray(delta)
+        n_rows, n_cols = delta.shape
+        caps = np.full(n_rows, n_cols, dtype=np.int64) if caps is None else np.minimum(caps, n_cols).astype(np.int64)
+        self._n_rows, self._seed, self._sort_units = n_rows, seed, sort_units
+        self._base: np.ndarray | None = None
+        self._rest: GreedyAllocator | None = None
+        if min_budget > 0:
+            # every query first gets min(cap, min_budget); the rest is the greedy on the other columns
+            self._base = np.minimum(caps, min_budget)
+            if n_cols > min_budget:
+                self._rest = GreedyAllocator(delta[:, min_budget:], caps - self._base, seed=seed,
+                                             sort_units=sort_units)
+            return
+        _check_non_increasing(delta, caps)
+        self._delta, self._caps = delta, caps
+        self._cap_total = caps.sum()
+        self._worth_buying: np.ndarray | None = None
+        self._units: np.ndarray | None = None
+
+    def allocate(self, total_budget: float, *, at_most: bool = False) -> np.ndarray:
+        """Per-query budgets spending ``total_budget`` (at most, with ``at_most``): see :func:`allocate_greedy`."""
+        return self.allocate_many([total_budget], at_most=at_most)[0]
+
+    def allocate_many(self, total_budgets: Sequence[float], *, at_most: bool = False) -> np.ndarray:
+        """:meth:`allocate` at each total budget: shape (n_budgets, n_queries).
+
+        With ``sort_units`` the thresholds of all budgets are read off the sorted units and
+        every row's counts around all of them come from one histogram (:meth:`_counts_around`).
+        """
+        totals = np.asarray(total_budgets, dtype=np.float64).reshape(-1)
+        if self._base is not None:
+            if self._rest is None:
+                return self._base + np.zeros((len(totals), self._n_rows))
+            return self._base + self._rest.allocate_many(totals - self._base.sum(), at_most=at_most)
+        delta, caps = self._delta, self._caps
+        if (totals < -1e-9).any():
+            raise ValueError(f"total budget {totals[totals < -1e-9][0]} is below the minimum budget")
+        out = np.zeros((len(totals), self._n_rows))
+        pending: list[tuple[int, int]] = []            # (budget index, units to buy) left to the threshold
+        for i, total in enumerate(totals):
+            total = max(float(total), 0.0)
+            if at_most:
+                if self._worth_buying is None:
+                    self._worth_buying = _count_at_least(delta, caps, 0.0, strict=True)
+                if total >= self._worth_buying.sum():
+                    out[i] = self._worth_buying
+                    continue
+            if total >= self._cap_total:
+                out[i] = caps
+                continue
+            k = int(np.ceil(total - 1e-9))
+            if k > 0:                  # else within rounding of 0: nothing (1e-12 used to fail in the partition)
+                pending.append((i, k))
+        units = self._sorted_units() if self._sort_units and pending else None
+        if units is None:
+            for i, k in pending:
+                above, tied = _split_at_threshold(delta, caps, k, np.random.default_rng(self._seed))
+                out[i] = above + _share_tied_levels(tied, max(float(totals[i]), 0.0) - above.sum())
+            return out
+        thresholds = units[units.size - np.array([k for _, k in pending])]    # the k-th largest available unit
+        above, through = self._counts_around(thresholds, strict=True), self._counts_around(thresholds, strict=False)
+        for (i, _), row_above, row_through in zip(pending, above, through):
+            left = max(float(totals[i]), 0.0) - row_above.sum()
+            out[i] = row_above + _share_tied_levels(row_through - row_above, left)
+        return out
+
+    def _sorted_units(self) -> np.ndarray | None:
+        """Every available unit's marginal, ascending (None if one is NaN: then sample as before)."""
+        if self._units is None:
+            available = np.arange(self._delta.shape[1])[None, :] < self._caps[:, None]
+            self._unit_values = self._delta[available]                       # row by row
+            self._unit_rows = np.repeat(np.arange(self._n_rows, dtype=np.int64), self._caps)
+            units = np.sort(self._unit_values)
+            self._units = units if not np.isnan(units[-1:]).any() else np.empty(0)
+        return self._units if self._units.size else None
+
+    def _counts_around(self, thresholds: np.ndarray, strict: bool) -> np.ndarray:
+        """Per threshold and row, the available units > (or >=) it: shape (P, n_rows).
+
+        Each unit is placed among the sorted thresholds once (how many it exceeds); a histogram
+        per row summed from the top gives every count.  Equal to the per-row binary search of
+        :func:`_count_at_least` on non-increasing rows, for all thresholds at a fraction of its cost.
+        """
+        n_thresholds = len(thresholds)
+        order = np.argsort(thresholds, kind="stable")
+        level = np.searchsorted(thresholds[order], self._unit_values, side="left" if strict else "right")
+        hist = np.bincount(self._unit_rows * (n_thresholds + 1) + level,
+                           minlength=self._n_rows * (n_thresholds + 1)).reshape(self._n_rows, n_thresholds + 1)
+        from_top = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]        # units at level >= l, per row
+        counts = np.empty((n_thresholds, self._n_rows), dtype=np.int64)
+        counts[order] = from_top[:, 1:].T                           # exceeding sorted threshold k: level > k
+        return counts
 
 
 def _check_non_increasing(delta: np.ndarray, caps: np.ndarray) -> None:
@@ -251,27 +339,49 @@ def fit_offline_bins(
     With a budget vector per bin, the gain of raising bin k from level j to j+1 is the bin's
     mean marginal at j per unit of budget; the bins' mean curves are concave, so the greedy
     over (bin, level) pairs, weighted by bin size, solves the problem exactly (the last
-    pair fractionally).
+    pair fractionally).  For many budgets use :class:`OfflineBinFitter` (same result).
     """
-    quantiles = np.quantile(scores, np.linspace(0, 1, n_bins + 1)[1:-1])
-    edges = np.unique(quantiles)
-    bins = np.searchsorted(edges, scores, side="right")
-    n_bin = len(edges) + 1
-    filled = _fill_forward(q_table)
-    sizes = np.bincount(bins, minlength=n_bin).astype(np.float64)
-    mean_q = np.zeros((n_bin, q_table.shape[1]))
-    np.add.at(mean_q, bins, filled)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_q = np.where(sizes[:, None] > 0, mean_q / np.maximum(sizes[:, None], 1), 0.0)
-    mean_delta = np.minimum.accumulate(np.diff(mean_q, axis=1), axis=1)
-    # A bin is a block of identical queries: allocate units of "one level for the whole bin",
-    # costing its size.  Weighting by size turns it into the per-query greedy on repeated rows.
-    repeated = np.repeat(mean_delta, sizes.astype(np.int64), axis=0)
-    per_query = allocate_greedy(repeated, budget * sizes.sum(), min_budget=min_budget)
-    starts = np.concatenate([[0], np.cumsum(sizes.astype(np.int64))[:-1]])
-    bin_budgets = np.array([per_query[s:s + int(z)].mean() if z > 0 else float(budget)
-                            for s, z in zip(starts, sizes)])
-    return OfflineBinPolicy(edges=edges, budgets=bin_budgets)
+    return OfflineBinFitter(scores, q_table, n_bins, min_budget=min_budget, sort_units=False).fit(budget)
+
+
+class OfflineBinFitter:
+    """:func:`fit_offline_bins` at any number of budgets: bins and their mean curves are built once.
+
+    The bin edges, sizes and mean marginals do not depend on the budget; only the greedy over
+    (bin, level) pairs does, and it runs on a :class:`GreedyAllocator` that sorts the units once.
+    """
+
+    def __init__(self, scores: np.ndarray, q_table: np.ndarray, n_bins: int = 10, *, min_budget: int = 0,
+                 sort_units: bool = True) -> None:
+        quantiles = np.quantile(scores, np.linspace(0, 1, n_bins + 1)[1:-1])
+        self.edges = np.unique(quantiles)
+        bins = np.searchsorted(self.edges, scores, side="right")
+        n_bin = len(self.edges) + 1
+        filled = _fill_forward(q_table)
+        sizes = np.bincount(bins, minlength=n_bin).astype(np.float64)
+        mean_q = np.zeros((n_bin, q_table.shape[1]))
+        np.add.at(mean_q, bins, filled)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_q = np.where(sizes[:, None] > 0, mean_q / np.maximum(sizes[:, None], 1), 0.0)
+        mean_delta = np.minimum.accumulate(np.diff(mean_q, axis=1), axis=1)
+        # A bin is a block of identical queries: allocate units of "one level for the whole bin",
+        # costing its size.  Weighting by size turns it into the per-query greedy on repeated rows.
+        repeated = np.repeat(mean_delta, sizes.astype(np.int64), axis=0)
+        self._greedy = GreedyAllocator(repeated, min_budget=min_budget, sort_units=sort_units)
+        self._sizes = sizes
+        self._starts = np.concatenate([[0], np.cumsum(sizes.astype(np.int64))[:-1]])
+
+    def fit(self, budget: float) -> OfflineBinPolicy:
+        """The policy with mean budget ``budget`` per held-out query."""
+        return self.fit_many([budget])[0]
+
+    def fit_many(self, budgets: Sequence[float]) -> list[OfflineBinPolicy]:
+        """:meth:`fit` at each budget (one greedy call for all of them)."""
+        per_query = self._greedy.allocate_many(np.asarray(budgets, dtype=np.float64) * self._sizes.sum())
+        return [OfflineBinPolicy(edges=self.edges,
+                                 budgets=np.array([row[s:s + int(z)].mean() if z > 0 else float(budget)
+                                                   for s, z in zip(self._starts, self._sizes)]))
+                for budget, row in zip(budgets, per_query)]
 
 
 def _fill_forward(q_table: np.ndarray) -> np.ndarray:

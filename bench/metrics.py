@@ -306,13 +306,101 @@ def loss_terms(target_kind: str, targets: np.ndarray, predictions: np.ndarray,
             "loss_opt": np.zeros(len(targets))}
 
 
-def spearman_rows(indices: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman correlation of ``a`` and ``b`` on each row's resampled queries (NaN if a side is constant)."""
-    ra, rb = rankdata(a[indices], axis=1), rankdata(b[indices], axis=1)
+#: elements (replicates x queries) handled at once by the resampled rank statistics (bounds memory)
+_CHUNK_ELEMENTS = 1 << 16
+
+
+class _SortedScores:
+    """One score vector sorted once, for order statistics and ranks of any resample of it.
+
+    A resample is a row of copy counts per query; the cumulative counts along the sorted order
+    give every order statistic (a value of ``scores``, no arithmetic) and every tie group's
+    average rank (exact half-integers), so no resample is sorted.
+    """
+
+    def __init__(self, scores: np.ndarray) -> None:
+        self.order = np.argsort(scores, kind="stable")
+        self.sorted = scores[self.order]
+        first = np.r_[True, self.sorted[1:] != self.sorted[:-1]]              # tie groups in sorted order
+        self.group_last = np.r_[np.flatnonzero(first)[1:] - 1, len(scores) - 1]
+        self.group_of = np.empty(len(scores), dtype=np.int64)
+        self.group_of[self.order] = np.cumsum(first) - 1
+
+    def cumulative(self, counts: np.ndarray) -> np.ndarray:
+        """Per row of copy counts, the copies at or below each sorted position: shape (R, n)."""
+        return np.cumsum(np.take(counts, self.order, axis=1), axis=1)
+
+    def kth_smallest(self, cumulative: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """Per row, the k-th smallest (1-based) resampled score."""
+        return self.sorted[(cumulative < np.asarray(k)[:, None]).sum(axis=1)]
+
+    def ranks_at(self, cumulative: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        """``scipy.stats.rankdata(scores[indices], axis=1)`` (ties averaged): the same numbers."""
+        through = np.take(cumulative, self.group_last, axis=1)                 # copies up to each group's end
+        before = np.hstack([np.zeros((len(cumulative), 1)), through[:, :-1]])
+        group_rank = before + (through - before + 1) / 2
+        return np.take_along_axis(group_rank, self.group_of[indices], axis=1)
+
+
+def rank_metric_replicates(weights: np.ndarray, target_scores: np.ndarray, predicted_scores: np.ndarray,
+                           *, spearman: bool = True) -> dict[str, np.ndarray]:
+    """Spearman correlation and :func:`median_accuracy` on each row's resampled queries.
+
+    Row r of ``weights`` draws query i ``weights[r, i]`` times.  Both metrics are computed on
+    the row's copies in query order (:func:`bench.bootstrap.replicate_indices`), exactly as
+    ``spearmanr`` and :func:`median_accuracy` on ``scores[rows]`` would (bit-identical, tested),
+    but from one sort of each score shared by both metrics (:class:`_SortedScores`) instead of
+    a sort per replicate and metric.  NaN where a metric is undefined (a constant side, all
+    targets equal); ``spearman=False`` leaves Spearman out (NaN).
+    """
+    t = np.asarray(target_scores, dtype=np.float64)
+    p = np.asarray(predicted_scores, dtype=np.float64)
+    if np.isnan(t).any() or np.isnan(p).any():          # keep the reference NaN semantics
+        return _rank_metric_reference(replicate_indices(weights), t, p, spearman)
+    n = len(t)
+    out = {"spearman": np.full(len(weights), np.nan), "median_accuracy": np.empty(len(weights))}
+    sorted_t, sorted_p = _SortedScores(t), _SortedScores(p)
+    step = max(1, _CHUNK_ELEMENTS // max(n, 1))
+    for start in range(0, len(weights), step):
+        rows = slice(start, start + step)
+        counts = weights[rows]
+        indices = replicate_indices(counts)
+        cumulative_t, cumulative_p = sorted_t.cumulative(counts), sorted_p.cumulative(counts)
+        if spearman:
+            ra, rb = sorted_p.ranks_at(cumulative_p, indices), sorted_t.ranks_at(cumulative_t, indices)
+            out["spearman"][rows] = _centred_correlation(ra, rb)
+        # median accuracy, as median_accuracy() does it on each row of copies
+        middle = sorted_t.kth_smallest(cumulative_t, np.full(len(counts), n // 2 + 1))
+        if n % 2 == 0:                                   # np.median: the mean of the two middle values
+            middle = (sorted_t.kth_smallest(cumulative_t, np.full(len(counts), n // 2)) + middle) / 2
+        t_rows, p_rows = t[indices], p[indices]
+        positive = t_rows > middle[:, None]
+        none_above = ~positive.any(axis=1)               # the median is the maximum (heavy ties): use >=
+        positive[none_above] = t_rows[none_above] >= middle[none_above, None]
+        m = positive.sum(axis=1)
+        threshold = sorted_p.kth_smallest(cumulative_p, np.clip(n - m + 1, 1, n))   # the m-th largest
+        above, tied = p_rows > threshold[:, None], p_rows == threshold[:, None]
+        take = (m - above.sum(axis=1)) / np.maximum(tied.sum(axis=1), 1)
+        chosen = above.astype(np.float64) + take[:, None] * tied
+        correct = chosen * positive + (1 - chosen) * ~positive
+        out["median_accuracy"][rows] = np.where((m == 0) | (m == n), np.nan, correct.mean(axis=1))
+    return out
+
+
+def _centred_correlation(ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
+    """Per row, the Pearson correlation of two rank rows (in place: the rows are centred)."""
     ra -= ra.mean(axis=1, keepdims=True)
     rb -= rb.mean(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (ra * rb).sum(axis=1) / np.sqrt((ra ** 2).sum(axis=1) * (rb ** 2).sum(axis=1))
+
+
+def _rank_metric_reference(indices: np.ndarray, t: np.ndarray, p: np.ndarray, spearman: bool) -> dict[str, np.ndarray]:
+    """:func:`rank_metric_replicates` by ranking every resample (rankdata; any input, NaN included)."""
+    rho = (_centred_correlation(rankdata(p[indices], axis=1), rankdata(t[indices], axis=1)) if spearman
+           else np.full(len(indices), np.nan))
+    accuracy = [median_accuracy(t[idx], p[idx]) for idx in indices]
+    return {"spearman": rho, "median_accuracy": np.array([np.nan if a is None else a for a in accuracy])}
 
 
 def ece_rows(weights: np.ndarray, targets: np.ndarray, predictions: np.ndarray, n_bins: int = 10) -> np.ndarray:
@@ -332,18 +420,14 @@ def intrinsic_replicates(target_kind: str, targets: np.ndarray, predictions: np.
                          predicted_scores: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
     """Every Table-1 number per row of ``weights`` (row 0 = the sample, then bootstrap replicates).
 
-    Losses and ECE are weighted means (one matrix product); Spearman is vectorised over
-    replicates; median accuracy (a median and tie-aware ranking per replicate) is a loop.
+    Losses and ECE are weighted means (one matrix product); Spearman and median accuracy are
+    vectorised over replicates from one sort of each score (no sort per replicate).
     """
     n = len(targets)
     out = {k: weights @ v / n for k, v in loss_terms(target_kind, targets, predictions, train_mean).items()}
-    indices = np.vstack([np.arange(n)[None, :], replicate_indices(weights[1:])])
-    if np.ptp(predicted_scores) == 0 or np.ptp(target_scores) == 0:
-        out["spearman"] = np.full(len(weights), np.nan)
-    else:
-        out["spearman"] = spearman_rows(indices, predicted_scores, target_scores)
-    accuracy = [median_accuracy(target_scores[idx], predicted_scores[idx]) for idx in indices]
-    out["median_accuracy"] = np.array([np.nan if a is None else a for a in accuracy])
+    counts = np.vstack([np.ones((1, n)), weights[1:]])       # row 0: the sample itself
+    constant = np.ptp(predicted_scores) == 0 or np.ptp(target_scores) == 0
+    out.update(rank_metric_replicates(counts, target_scores, predicted_scores, spearman=not constant))
     if target_kind in ("success_prob", "preference"):
         out["ece"] = ece_rows(weights, targets, predictions)
     return out

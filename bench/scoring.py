@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bench import estimators
-from bench.allocation import allocate_greedy, allocate_uniform, fit_offline_bins
+from bench.allocation import GreedyAllocator, OfflineBinFitter, allocate_uniform
 from bench.bank import Bank, RewardMatrix
 from bench.bootstrap import interval, replicate_weights, split_replicates
 from bench.errors import HardbenchError
@@ -290,27 +290,43 @@ class CurveSet:
         return np.asarray(self.budgets, dtype=np.float64) if method == "oracle" else self.realized[method]
 
 
-def allocate_all(test: ScoringProblem, heldout: ScoringProblem, test_pred: np.ndarray, heldout_pred: np.ndarray,
-                 budget: float, n_bins: int, seed: int) -> dict[str, np.ndarray]:
-    """Every method's per-query budget at one mean budget B (the columns of :func:`compute_curves`)."""
-    n = len(test.query_ids)
-    # True marginals are non-increasing for best-of-k except possibly the first one, when
-    # real rewards can fall below the budget-0 default; the running minimum keeps the greedy
-    # valid there (then a lower bound on the optimum) and changes nothing elsewhere.
-    delta_true = np.minimum.accumulate(estimators.marginal_rewards(test.q_table), axis=1)
-    delta_hat = predicted_marginals(test_pred, test.target_kind, test.b_max)
-    test_scores = difficulty_score(test_pred, test.target_kind, test.min_budget)
-    heldout_scores = difficulty_score(heldout_pred, heldout.target_kind, heldout.min_budget)
-    total = budget * n
-    greedy = dict(min_budget=test.min_budget, seed=seed)
-    return {
-        "online": allocate_greedy(delta_hat, total, test.caps, **greedy),
-        "offline": fit_offline_bins(heldout_scores, heldout.q_table, budget, n_bins,
-                                    min_budget=heldout.min_budget).apply(test_scores, test.caps),
-        baseline_method(test.setting): allocate_uniform(n, budget, test.caps),
-        "oracle": allocate_greedy(delta_true, total, test.caps, at_most=True, **greedy),
-        "oracle-exact": allocate_greedy(delta_true, total, test.caps, **greedy),
-    }
+class MethodAllocators:
+    """Every method's per-query budgets on one test batch, at any mean budget B.
+
+    What does not depend on B is computed once and shared across budgets and methods: the
+    true and predicted marginals, their checks and sorted units (the oracle's at-most and
+    exact allocations share one :class:`~bench.allocation.GreedyAllocator`), the difficulty
+    scores and the offline bins with their mean curves.
+    """
+
+    def __init__(self, test: ScoringProblem, heldout: ScoringProblem, test_pred: np.ndarray,
+                 heldout_pred: np.ndarray, n_bins: int, seed: int) -> None:
+        # True marginals are non-increasing for best-of-k except possibly the first one, when
+        # real rewards can fall below the budget-0 default; the running minimum keeps the greedy
+        # valid there (then a lower bound on the optimum) and changes nothing elsewhere.
+        delta_true = np.minimum.accumulate(estimators.marginal_rewards(test.q_table), axis=1)
+        delta_hat = predicted_marginals(test_pred, test.target_kind, test.b_max)
+        greedy = dict(min_budget=test.min_budget, seed=seed, sort_units=True)
+        self._test = test
+        self._online = GreedyAllocator(delta_hat, test.caps, **greedy)
+        self._oracle = GreedyAllocator(delta_true, test.caps, **greedy)
+        self._test_scores = difficulty_score(test_pred, test.target_kind, test.min_budget)
+        self._offline = OfflineBinFitter(difficulty_score(heldout_pred, heldout.target_kind, heldout.min_budget),
+                                         heldout.q_table, n_bins, min_budget=heldout.min_budget)
+
+    def at(self, budgets: Sequence[float]) -> dict[str, np.ndarray]:
+        """Every method's per-query budgets at each mean budget B: method -> (n_budgets, n_queries)."""
+        test = self._test
+        n = len(test.query_ids)
+        totals = np.asarray(budgets, dtype=np.float64) * n
+        return {
+            "online": self._online.allocate_many(totals),
+            "offline": np.stack([policy.apply(self._test_scores, test.caps)
+                                 for policy in self._offline.fit_many(budgets)]),
+            baseline_method(test.setting): np.stack([allocate_uniform(n, b, test.caps) for b in budgets]),
+            "oracle": self._oracle.allocate_many(totals, at_most=True),
+            "oracle-exact": self._oracle.allocate_many(totals),
+        }
 
 
 def compute_curves(test: ScoringProblem, heldout: ScoringProblem, test_pred: np.ndarray,
@@ -321,10 +337,11 @@ def compute_curves(test: ScoringProblem, heldout: ScoringProblem, test_pred: np.
     realized: dict[str, np.ndarray] = {}
     per_query: dict[str, np.ndarray] = {}
     online_allocations = np.zeros((width, n))
-    for col, budget in enumerate(budgets):
-        allocations = allocate_all(test, heldout, test_pred, heldout_pred, budget, n_bins, seed)
-        online_allocations[col] = allocations["online"]
-        for method, b in allocations.items():
+    allocations = MethodAllocators(test, heldout, test_pred, heldout_pred, n_bins, seed).at(budgets)
+    online_allocations[:] = allocations["online"]
+    for col in range(width):
+        for method, by_budget in allocations.items():
+            b = by_budget[col]
             realized.setdefault(method, np.zeros(width))[col] = b.mean()
             per_query.setdefault(method, np.zeros((n, width)))[:, col] = estimators.expected_reward(test.q_table, b)
     best_at_most_budget(realized, per_query)

@@ -5,7 +5,7 @@ import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from bench import estimators
-from bench.allocation import allocate_greedy, allocate_uniform, fit_offline_bins
+from bench.allocation import GreedyAllocator, OfflineBinFitter, allocate_greedy, allocate_uniform, fit_offline_bins
 
 
 def concave_rows(rng, n, j, quantize=False):
@@ -87,6 +87,42 @@ def test_large_instance_matches_sorting_reference():
     order = np.argsort(-delta[rows, cols], kind="stable")[:total]
     reference = np.bincount(rows[order], minlength=5000)
     assert np.array_equal(b, reference)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_allocator_with_sorted_units_equals_sampled_greedy_at_every_budget(seed):
+    """GreedyAllocator(sort_units=True) reads each threshold off the sorted units (12,000 x 40: more than the
+    200,000 units sampled: the bracket is really sampled); the result is
+    bit-identical to allocate_greedy (sampled bracket) for ties, caps, min_budget and at_most."""
+    rng = np.random.default_rng(300 + seed)
+    n, j = (12000, 40) if seed % 4 == 0 else (int(rng.integers(1, 40)), int(rng.integers(1, 9)))
+    delta = concave_rows(rng, n, j, quantize=seed % 2 == 1) - (0.5 if seed % 3 == 0 else 0.0)
+    caps = rng.integers(0, j + 1, size=n)
+    min_budget = int(seed % 5 == 2)
+    allocator = GreedyAllocator(delta, caps, min_budget=min_budget, seed=seed, sort_units=True)
+    low = np.minimum(caps, min_budget).sum()
+    totals = np.r_[low, low + 1e-12, rng.uniform(low, caps.sum(), 15), np.round(rng.uniform(low, caps.sum(), 5)),
+                   caps.sum(), caps.sum() + 3.5]
+    for at_most in (False, True):
+        many = allocator.allocate_many(totals, at_most=at_most)
+        for total, row in zip(totals, many):
+            expected = allocate_greedy(delta, total, caps, min_budget=min_budget, seed=seed, at_most=at_most)
+            got = allocator.allocate(total, at_most=at_most)
+            assert got.dtype == expected.dtype and np.array_equal(got, expected), (total, at_most)
+            assert np.array_equal(row, expected), (total, at_most)
+
+
+def test_offline_bin_fitter_equals_fit_offline_bins_at_every_budget():
+    rng = np.random.default_rng(11)
+    lam = np.round(rng.beta(0.5, 1.5, size=400), 2)                 # ties in the scores
+    q = estimators.q_from_success_prob(lam, 16)
+    q[:40, 9:] = np.nan                                              # ragged: fewer samples
+    fitter = OfflineBinFitter(lam, q, 10, min_budget=1)
+    budgets = np.r_[1.0, rng.uniform(1, 16, 10), 16.0]
+    for budget, many in zip(budgets, fitter.fit_many(budgets)):
+        expected = fit_offline_bins(lam, q, budget, 10, min_budget=1)
+        for got in (fitter.fit(budget), many):
+            assert np.array_equal(got.edges, expected.edges) and np.array_equal(got.budgets, expected.budgets)
 
 
 def test_uniform_caps_ragged_queries():

@@ -148,3 +148,47 @@ def test_intrinsic_replicates_equal_the_table1_functions_on_resampled_queries():
         assert reps["median_accuracy"][r] == pytest.approx(metrics.median_accuracy(t, p))
         assert reps["ece"][r] == pytest.approx(metrics.expected_calibration_error(metrics.reliability_bins(t, p)))
     assert reps["loss"][0] == pytest.approx(metrics.soft_cross_entropy(targets, preds))
+
+
+def _ranked_per_resample(indices, t, p):
+    """Reference: rank every resample (scipy rankdata) and call median_accuracy on every row."""
+    from scipy.stats import rankdata
+
+    ra, rb = rankdata(p[indices], axis=1), rankdata(t[indices], axis=1)
+    ra -= ra.mean(axis=1, keepdims=True)
+    rb -= rb.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = (ra * rb).sum(axis=1) / np.sqrt((ra ** 2).sum(axis=1) * (rb ** 2).sum(axis=1))
+    accuracy = [metrics.median_accuracy(t[rows], p[rows]) for rows in indices]
+    return rho, np.array([np.nan if a is None else a for a in accuracy])
+
+
+@pytest.mark.parametrize("n, ties, chunk", [(2, 1, None), (7, 0, None), (60, 1, None), (61, 2, None),
+                                            (400, 1, 1000), (901, 0, 5000)])
+def test_rank_metrics_from_one_sort_equal_ranking_every_resample_bit_for_bit(monkeypatch, n, ties, chunk):
+    """Spearman and median accuracy from one sort per score (rank_metric_replicates) are the
+    same floats as rankdata and median_accuracy on each resample: ties, odd/even n, a median
+    that is the maximum (ties=2), undefined rows, several chunks of replicates."""
+    if chunk:
+        monkeypatch.setattr(metrics, "_CHUNK_ELEMENTS", chunk)
+    rng = np.random.default_rng(n)
+    t = rng.beta(0.5, 1.5, n)
+    p = np.clip(t + rng.normal(0, 0.15, n), 0, 1)
+    if ties == 1:
+        t, p = np.round(t, 1), np.round(p, 1)
+    elif ties == 2:
+        t, p = np.round(t), np.round(p * 2) / 2
+    weights = np.vstack([np.ones((1, n)), resample_counts(n, 40, seed=3)])
+    indices = replicate_indices(weights)
+    rho, accuracy = _ranked_per_resample(indices, t, p)
+    got = metrics.rank_metric_replicates(weights, t, p)
+    assert np.array_equal(got["spearman"], rho, equal_nan=True)
+    assert np.array_equal(got["median_accuracy"], accuracy, equal_nan=True)
+
+
+def test_replicate_indices_list_each_query_as_often_as_drawn():
+    counts = np.vstack([np.ones((1, 50)), resample_counts(50, 30, seed=2), np.r_[50, np.zeros(49)][None, :]])
+    reference = np.repeat(np.tile(np.arange(50), len(counts)), counts.astype(np.int64).ravel()).reshape(len(counts), 50)
+    assert np.array_equal(replicate_indices(counts), reference)
+    with pytest.raises(ValueError):
+        replicate_indices(np.array([[1.0, 2.0]]))
