@@ -80,3 +80,12 @@ if wanted gsm8k-k16; then
     features gsm8k qwen2.5-coder-0.5b-k16
     ship gsm8k qwen2.5-coder-0.5b-k16
 fi
+
+# 5. TACO, 1.5B model, on the public examples cut from the statements (split test_public, hash
+#    split into train/val/test): first a 50-problem pilot with 8 samples each.  The rule:
+#    if fewer than 5 % of the pilot's samples pass, report it and ship only what is honest.
+if wanted taco-pilot; then
+    $BENCH generate --task taco --split test_public --model qwen2.5-coder-1.5b-instruct --limit 50 \
+        --n 8 --temperature 0.7 --max-tokens 1024 --allow-code-execution \
+        --out "$WORK/taco/qwen2.5-coder-1.5b-public-tests-pilot"
+fi
