@@ -259,7 +259,10 @@ def _mbpp_records() -> list[dict]:
 def test_all_427_minus_prompt_split_mbpp_reference_solutions_pass() -> None:
     records = _mbpp_records()
     assert len(records) == 420          # 427 sanitized tasks less the 7 of the few-shot split
-    verdicts = CodeVerifier(timeout_s=4.0, workers=2).verify_batch(
+    from bench.tasks import load_task
+
+    options = dict(load_task("mbpp").verifier.options)      # the task's own timeout
+    verdicts = CodeVerifier(workers=2, **options).verify_batch(
         ["```python\n" + r["reference_code"] + "\n```" for r in records], records)
     assert [(r["query_id"], v) for r, v in zip(records, verdicts) if v.status != "passed"] == []
 
