@@ -81,17 +81,17 @@ def run(args: argparse.Namespace) -> int:
     from bench.generate.plan import check_n, decoding_params, plan_run
     from bench.tasks import load_task
 
-    task = load_task(args.task)
-    check_code_execution(task, args.allow_code_execution)
+    base_task = load_task(args.task)
+    check_code_execution(base_task, args.allow_code_execution)
     shard = Shard.parse(args.shard)
-    task = task.with_prompt(args.prompt)   # an unknown name fails here, before a model is fetched
+    task = base_task.with_prompt(args.prompt)   # an unknown name fails here, before a model is fetched
     # cheap checks first: a bad --n or decoding value fails before a model is fetched
     check_n(task, args.n)
     decoding_params(task, temperature=args.temperature, top_p=args.top_p,
                     max_tokens=args.max_tokens, stop=args.stop)
     model = resolve_for_backend(args.model, args.backend)
-    prompt_name = args.prompt or default_prompt_name(load_task(args.task), model.instruct)
-    task = load_task(args.task).with_prompt(prompt_name)
+    prompt_name = args.prompt or default_prompt_name(base_task, model.instruct)
+    task = base_task.with_prompt(prompt_name)
     plan = plan_run(task, model, args.backend, out=args.out, n=args.n, temperature=args.temperature,
                     top_p=args.top_p, max_tokens=args.max_tokens, stop=args.stop, seed=args.seed,
                     splits=args.split, limit=args.limit, shard=shard, source=args.source,
