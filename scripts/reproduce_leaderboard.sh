@@ -13,6 +13,9 @@
 #   and T 1.0; docs/portfolio.md says why); pika-linear-probe on math/pika-k50; lora-probe only on
 #   LORA_PORTFOLIO_BANKS (default: none: its CPU fine-tune is too slow for every bank).
 # - transfer runs (`--train-bank`: fit on one bank, score on another of the same setting): TRANSFERS.
+# - BANKS="task/bank ..." limits the re-run to those banks (and the transfers scored on them), e.g.
+#   after adding features to a bank, which changes its manifest and so every result's bank_sha256;
+#   the leaderboard is rebuilt from all committed results either way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_venv.sh "all"
@@ -28,11 +31,13 @@ portfolio_decoder_sets() {   # one line per decoder set to publish; an empty lin
   esac
 }
 TRANSFERS=${TRANSFERS:-"gsm8k/mixtral-vs-gpt4:gpt3-6b-175b lmsys/arena-mixtral-vs-gpt4:arena-bench-15"}
+selected() { [ -z "${BANKS:-}" ] || [[ " $BANKS " == *" $1 "* ]]; }   # is task/bank $1 to be re-run?
 run() { echo "== bench run $*" >&2; .venv/bin/bench run "$@" > /dev/null < /dev/null; }  # stdin: not a loop's list
 for manifest in tasks/*/banks/*/manifest.json; do
   bank_dir=$(dirname "$manifest")
   bank=$(basename "$bank_dir")
   task=$(basename "$(dirname "$(dirname "$bank_dir")")")
+  selected "$task/$bank" || continue
   for sub in "${subs[@]}"; do
     run --task "$task" --bank "$bank" --submission "$sub"
   done
@@ -58,6 +63,7 @@ for manifest in tasks/*/banks/*/manifest.json; do
 done
 for pair in $TRANSFERS; do       # <task>/<fitting bank>:<scored bank>
   task=${pair%%/*}; rest=${pair#*/}
+  selected "$task/${rest#*:}" || continue
   for sub in prompt-length logistic mlp-probe; do
     run --task "$task" --bank "${rest#*:}" --train-bank "${rest%%:*}" --submission "$sub"
   done

@@ -72,6 +72,12 @@ def run_rescore(args: argparse.Namespace) -> int:
 
     if args.out is None:
         raise HardbenchError("bench verify --bank needs --out DIR2 (the re-scored bank)")
+    ignored = [flag for flag, value in (("--input", args.input), ("--output", args.output),
+                                        ("--split", args.split), ("--resume", args.resume)) if value]
+    if ignored:
+        raise HardbenchError(f"bench verify --bank takes no {', '.join(ignored)}: the bank's manifest "
+                             "records the splits its queries came from, and a re-score writes a new "
+                             "bank to --out")
     bank = load_bank(args.bank, args.task)
     if args.task is not None and args.task != bank.task:
         raise GenerateError(f"--task {args.task!r} but bank {bank.path} is of task {bank.task!r}")

@@ -111,6 +111,16 @@ def test_merge_needs_two_banks(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "at least two banks" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("extra", [["--split", "test"], ["--input", "x.jsonl"], ["--resume"]])
+def test_verify_bank_refuses_options_it_would_ignore(tmp_path: Path, extra: list[str],
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["verify", "--bank", str(tmp_path / "bank"), "--out", str(tmp_path / "out"), *extra])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"takes no {extra[0]}" in err and "records the splits" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_task_generation_stop_and_top_p(tmp_path: Path) -> None:
     from bench.errors import TaskConfigError
     from bench.tasks import parse_task
