@@ -62,6 +62,22 @@ class _LMWithHead(nn.Module):
         return self.head(self.norm(rows.float()))
 
 
+def capped_rows(rows: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
+    """``rows`` itself, or a seeded random subset of ``cap`` of them in their original order.
+
+    >>> capped_rows(np.arange(5), None, 0).tolist(), capped_rows(np.arange(5), 9, 0).tolist()
+    ([0, 1, 2, 3, 4], [0, 1, 2, 3, 4])
+    >>> len(capped_rows(np.arange(100), 10, 0)), sorted(capped_rows(np.arange(100), 10, 0)) == list(capped_rows(np.arange(100), 10, 0))
+    (10, True)
+    """
+    if cap is None or len(rows) <= cap:
+        return rows
+    if cap < 1:
+        raise ValueError(f"max_fit_queries must be at least 1, got {cap}")
+    keep = np.random.default_rng(seed).choice(len(rows), size=cap, replace=False)
+    return rows[np.sort(keep)]
+
+
 class LoRAProbe:
     """LoRA-fine-tuned LM with a regression/classification head.
 
@@ -78,6 +94,10 @@ class LoRAProbe:
         Maximum passes over the fit rows.
     max_steps : int, optional
         Stop after this many optimiser steps (quick runs, tests).
+    max_fit_queries : int, optional
+        Fine-tune on a random subset of at most this many fit rows (seeded; the val rows used
+        for early stopping are kept whole). Bounds the CPU cost on very large banks
+        (``math/pika-k50`` has 6,734 train queries); banks with fewer fit rows are unaffected.
     patience : int
         Epochs without a better val loss before stopping.
     batch_size, eval_batch_size, max_length : int
@@ -94,7 +114,8 @@ class LoRAProbe:
                  lora_dropout: float = 0.05,
                  target_modules: Sequence[str] = ("q_proj", "k_proj", "v_proj", "o_proj"),
                  lr: float = 2e-4, head_lr: float = 1e-4, epochs: int = 3,
-                 max_steps: int | None = None, patience: int = 1, batch_size: int = 8,
+                 max_steps: int | None = None, max_fit_queries: int | None = None,
+                 patience: int = 1, batch_size: int = 8,
                  eval_batch_size: int = 32, max_length: int = 256, device: str = "auto",
                  dtype: str = "auto", seed: int | None = None) -> None:
         self.model = model
@@ -106,6 +127,7 @@ class LoRAProbe:
         self.head_lr = head_lr
         self.epochs = epochs
         self.max_steps = max_steps
+        self.max_fit_queries = max_fit_queries
         self.patience = patience
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
@@ -177,6 +199,7 @@ class LoRAProbe:
         prompts = list(train.prompts)
         targets = np.asarray(train.targets, dtype=np.float32)
         fit_rows, val_rows = fit_val_indices(train.splits, seed)
+        fit_rows = capped_rows(fit_rows, self.max_fit_queries, seed)
         with seeded_deterministic(seed):
             self._load(output_size(train.target_kind, train.b_max))
             self._init_head(targets[fit_rows])

@@ -107,6 +107,16 @@ def test_tiny_lora_max_steps(tiny_lm: Path) -> None:
     assert probe.history_.steps == 3
 
 
+def test_tiny_lora_max_fit_queries_trains_on_a_subset(tiny_lm: Path) -> None:
+    """12 fit rows, batches of 4: 3 steps an epoch; capped at 4 rows, 1 step an epoch. The val
+    rows (early stopping) are kept whole either way."""
+    train, _ = _small_views("success_prob")
+    params = dict(model=str(tiny_lm), epochs=2, patience=10, batch_size=4)
+    assert _probe_class()(**params).fit(train).history_.steps == 6
+    capped = _probe_class()(**params, max_fit_queries=4).fit(train)
+    assert capped.history_.steps == 2 and len(capped.history_.val_loss) == 2
+
+
 @pytest.mark.slow
 def test_gemma3_270m_lora_in_the_sandbox() -> None:
     """A few LoRA steps on Gemma 3 270M (PyPI GGUF) on 16 real GSM8K prompts, via the child."""
