@@ -69,6 +69,17 @@ def test_list_banks_shows_each_decoder_with_queries_samples_and_mean(capsys: pyt
     assert pika["Qwen2.5-Math-1.5B-Instruct@T0.6"][5] == "weak"
 
 
+def test_list_banks_best_of_all_is_pass_at_n(capsys: pytest.CaptureFixture[str]) -> None:
+    """CodeGen-16B on HumanEval (CodeT's 100 samples, our sandbox's labels): pass@1 22.1 %,
+    pass@100 74.4 % (README); a one-sample routing decoder's best equals its mean."""
+    assert main(["list", "banks"]) == 0
+    rows = {tuple(line.split()[1:2] + line.split()[4:5]): line.split()
+            for line in capsys.readouterr().out.splitlines()[2:]}
+    assert rows[("codegen16b-k100", "CodeGen-16B@T0.8")][9:11] == ["0.221", "0.744"]
+    gpt4 = rows[("mixtral-vs-gpt4", "gpt-4-1106-preview")]
+    assert gpt4[9] == gpt4[10] == "0.857"
+
+
 def test_list_banks_of_a_task_without_banks_says_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "banks", "--task", "taco"]) == 0
     out = capsys.readouterr().out

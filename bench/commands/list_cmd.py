@@ -3,7 +3,7 @@
 Examples
 --------
     bench list tasks
-    bench list banks                 # one row per (bank, decoder): queries, samples, mean reward
+    bench list banks                 # one row per (bank, decoder): queries, samples, mean and best reward
     bench list banks --task math
     bench list submissions
 """
@@ -91,13 +91,15 @@ def bank_rows(task: str | None = None) -> tuple[list[str], list[list[object]]]:
     """One row per decoder of every bank under ``tasks/*/banks/`` (or ``task``'s banks).
 
     Per decoder: its role in the bank's defaults, the queries it has samples of (test ones in
-    brackets), samples per query (a range when ragged) and its mean reward over those queries
-    (the mean of per-query means).  A bank that does not load is shown with its error.
+    brackets), samples per query (a range when ragged), its mean reward over those queries
+    (the mean of per-query means: the expected reward of one sample) and the mean of per-query
+    best rewards over all the query's samples (pass@n for binary rewards: the ceiling best-of-k
+    reaches on this bank).  A bank that does not load is shown with its error.
     """
     from bench.bank import available_banks
 
     headers = ["task", "bank", "setting", "reward", "decoder", "role", "queries (test)", "samples/query",
-               "mean reward", "default bank"]
+               "mean reward", "best of all", "default bank"]
     if task is not None:
         from bench.tasks import load_task
 
@@ -118,7 +120,7 @@ def _decoder_rows(task: str, bank_name: str) -> list[list[object]]:
     try:
         bank = load_bank(directory)
     except HardbenchError as err:
-        return [[task, bank_name, f"ERROR: {err}", "", "", "", "", "", "", ""]]
+        return [[task, bank_name, f"ERROR: {err}", "", "", "", "", "", "", "", ""]]
     test = bank.split_mask("test")
     default = _default_mark(task, bank_name)
     rows = []
@@ -126,10 +128,12 @@ def _decoder_rows(task: str, bank_name: str) -> list[list[object]]:
         matrix = bank.reward_matrix(decoder)
         has = matrix.counts > 0
         means = np.nansum(matrix.rewards[has], axis=1) / matrix.counts[has]
+        best = np.nanmax(matrix.rewards[has], axis=1) if has.any() else np.zeros(0)
         low, high = (int(matrix.counts[has].min()), int(matrix.counts[has].max())) if has.any() else (0, 0)
         rows.append([task, bank_name, bank.setting, bank.reward_kind, decoder, _role(bank, decoder),
                      f"{int(has.sum())} ({int((has & test).sum())})", str(low) if low == high else f"{low}-{high}",
-                     f"{means.mean():.3f}" if len(means) else "-", default])
+                     f"{means.mean():.3f}" if len(means) else "-", f"{best.mean():.3f}" if len(best) else "-",
+                     default])
     return rows
 
 
