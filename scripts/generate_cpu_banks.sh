@@ -9,7 +9,7 @@
 #
 # WORK_DIR (default .gen, git-ignored) holds the banks while they are made; STEP names limit the
 # run to some banks (default: all, in the order below).  Needs the llamacpp and features extras
-# (`bash scripts/setup_venv.sh "all,test"`).  Threads: HARDBENCH_THREADS (default: half the cores).
+# (`bash scripts/setup_venv.sh "all,test"`).  Threads: HARDBENCH_THREADS (default: one per physical core).
 # Measured on the 2-core development machine: Qwen2.5-Coder-0.5B about 100 generated tokens/s
 # with 20 samples per batch on a quiet machine, the 1.5B model about 2.5x slower.
 set -euo pipefail

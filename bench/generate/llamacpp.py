@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from bench.errors import HardbenchError
@@ -23,6 +24,24 @@ from bench.generate.base import Completion, DecodingParams, Request, cut_at_stop
 
 #: prompt tokens assumed when sizing the context before the first prompt is seen.
 _PROMPT_ALLOWANCE = 1024
+
+
+def physical_cores(sysfs: Path = Path("/sys/devices/system/cpu")) -> int:
+    """Physical cores among the CPUs this process may run on (hyperthread siblings count once).
+
+    Read from Linux's CPU topology (``cpuN/topology/thread_siblings_list``); where that is not
+    available, half the logical CPUs (llama-cpp-python's own default), at least 1.
+    """
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        allowed = list(range(os.cpu_count() or 2))
+    try:
+        cores = {(sysfs / f"cpu{cpu}" / "topology" / "thread_siblings_list").read_text().strip()
+                 for cpu in allowed}
+    except OSError:
+        return max(1, len(allowed) // 2)
+    return max(1, len(cores))
 
 
 def _import_llama_cpp() -> Any:
@@ -43,10 +62,11 @@ class LlamaCppBackend:
     def __init__(self, model_path: str, *, n_threads: int | None = None) -> None:
         self.lib = _import_llama_cpp()
         self.model_path = model_path
-        # llama-cpp-python's own default (half the cores); on a busy machine 1 thread is fastest
-        # (llama.cpp's threads spin at every barrier): set HARDBENCH_THREADS.
+        # one thread per physical core we may run on (llama.cpp's own default; hyperthreads only
+        # slow it down); on a busy machine 1 thread is fastest (llama.cpp's threads spin at every
+        # barrier): set HARDBENCH_THREADS.
         self.n_threads = (n_threads or int(os.environ.get("HARDBENCH_THREADS", 0))
-                          or max(1, (os.cpu_count() or 2) // 2))
+                          or physical_cores())
         self.llm = self.lib.Llama(model_path=model_path, n_ctx=256, n_batch=256, n_threads=self.n_threads,
                                   verbose=False)
         self.vocab = self.lib.llama_model_get_vocab(self.llm._model.model)

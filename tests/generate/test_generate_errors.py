@@ -160,3 +160,20 @@ def test_numina_says_its_data_is_hub_only_and_its_command_plans(
                     splits=args.split, limit=args.limit, shard=Shard(), source=args.source, decoder=None)
     assert calls == [("AI-MO/NuminaMath-CoT", "train"), ("AI-MO/NuminaMath-CoT", "test")]
     assert plan.n == 16 and plan.records and plan.split_rule == "dataset"
+
+
+def test_llamacpp_threads_default_to_physical_cores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two hyperthreads of one core count once; a CPU outside the affinity mask is ignored; no
+    topology files: half the logical CPUs."""
+    from bench.generate.llamacpp import physical_cores
+
+    for cpu, siblings in {0: "0,2", 1: "1,3", 2: "0,2", 3: "1,3", 4: "4"}.items():
+        (tmp_path / f"cpu{cpu}" / "topology").mkdir(parents=True)
+        (tmp_path / f"cpu{cpu}" / "topology" / "thread_siblings_list").write_text(siblings + "\n")
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert physical_cores(tmp_path) == 2
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 4})
+    assert physical_cores(tmp_path) == 3
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3, 5, 6})
+    assert physical_cores(tmp_path) == 3   # cpu5 has no topology file: half of 6
+
