@@ -48,6 +48,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shard_record(bank: Bank) -> dict[str, Any]:
+    """What ``merged_from`` keeps of one input: where it was, its checksum, its size, and the
+    backend and sessions that generated it (samples can depend on engine settings)."""
+    generation = bank.manifest.get("provenance", {}).get("generation", {})
+    record: dict[str, Any] = {"path": str(bank.path), "name": bank.name,
+                              "manifest_sha256": bank.manifest_sha256, "n_queries": len(bank.queries)}
+    for key in ("backend", "sessions"):
+        if key in generation:
+            record[key] = generation[key]
+    return record
+
+
 def _generation_key(bank: Bank) -> dict[str, Any]:
     identity = dict(bank.manifest.get("provenance", {}).get("generation", {}).get("identity", {}))
     identity.pop("shard", None)
@@ -82,8 +94,9 @@ def merge_banks(directories: list[Path], out: Path) -> Path:
     manifest = {k: v for k, v in first.manifest.items() if k not in ("files", "features", "format")}
     manifest["name"] = Path(out).name
     provenance = dict(manifest.get("provenance", {}))
-    provenance["merged_from"] = [{"path": str(b.path), "name": b.name, "manifest_sha256": b.manifest_sha256,
-                                  "n_queries": len(b.queries)} for b in banks]
+    provenance["merged_from"] = [_shard_record(b) for b in banks]
+    if "generation" in provenance:   # each shard's own backend and sessions are in merged_from
+        provenance["generation"] = {k: v for k, v in provenance["generation"].items() if k != "sessions"}
     manifest["provenance"] = provenance
     check_out_folder(Path(out), first.task, provenance.get("generation", {}).get("identity", {}))
     if (Path(out) / "manifest.json").exists():

@@ -12,6 +12,9 @@ Steps (everything except the engine call is shared by the backends):
    (written atomically).  A rerun with the same settings skips the queries already there, so
    ``kill -9`` loses at most the batch in flight.  Sample ``j`` of query ``q`` is seeded by
    ``sample_seed(seed, q, j)``: a resumed run ends with the same samples as an uninterrupted one.
+   Each run that generates something appends its backend description (engine, version, thread
+   count, ...) to ``.generate/sessions.jsonl``; the manifest lists every session with the
+   queries it generated, because samples can depend on engine settings such as the thread count.
 4. :func:`finish_bank` scores every sample with the task's verifier and writes the bank
    (format v1 + ``responses.parquet``), then removes ``.generate/``.
 
@@ -26,6 +29,7 @@ import datetime as _dt
 import errno
 import io
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -45,6 +49,7 @@ from bench.tasks import TaskConfig
 
 RUN_FORMAT = "hardbench-generate-run/1"
 WORK_DIR = ".generate"
+SESSIONS_FILE = "sessions.jsonl"
 RESPONSE_COLUMNS = ("query_id", "decoder", "sample", "text", "n_tokens", "finish_reason")
 
 
@@ -213,6 +218,50 @@ def read_parts(out: Path) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
 
 
+def record_session(out: Path, first_part: int, backend_info: Mapping[str, Any]) -> None:
+    """Append one line to ``.generate/sessions.jsonl``: this run's backend, from part ``first_part`` on."""
+    line = json.dumps({"first_part": first_part, "backend": dict(backend_info),
+                       "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")},
+                      sort_keys=True)
+    path = work_dir(out) / SESSIONS_FILE
+    torn = path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(("\n" if torn else "") + line + "\n")   # a torn last line stays on its own
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_sessions(out: Path) -> list[dict[str, Any]]:
+    """The generation sessions of a run, each with the number of queries it generated.
+
+    Session ``i`` wrote the parts from its ``first_part`` up to the next session's; a session
+    that wrote nothing (killed before its first batch) is left out, and so is a torn line.  Parts
+    written before the first recorded session (by a version that kept no log) are one session
+    with ``backend`` None, so that the queries always add up.
+    """
+    path = work_dir(out) / SESSIONS_FILE
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    sessions: list[dict[str, Any]] = []
+    for line in lines:
+        try:
+            sessions.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    parts = sorted(work_dir(out).glob("part-*.parquet"))
+    first = sessions[0]["first_part"] if sessions else len(parts)
+    if first > 0:
+        sessions.insert(0, {"first_part": 0, "backend": None, "started": None})
+    out_sessions = []
+    for i, session in enumerate(sessions):
+        end = sessions[i + 1]["first_part"] if i + 1 < len(sessions) else len(parts)
+        mine = parts[session["first_part"]:end]
+        queries = sum(pd.read_parquet(p, columns=["query_id"])["query_id"].nunique() for p in mine)
+        if queries:
+            out_sessions.append({"backend": session["backend"], "started": session["started"],
+                                 "queries": int(queries)})
+    return out_sessions
+
+
 def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False, compression="zstd")
@@ -254,6 +303,9 @@ def generate_responses(plan: RunPlan, backend: Backend, prompts: Mapping[str, st
     done_ids = set(done["query_id"])
     todo = [r for r in plan.records if r["query_id"] not in done_ids]
     next_part = len(list(folder.glob("part-*.parquet")))
+    if todo:
+        with disk_errors(str(folder)):
+            record_session(plan.out, next_part, backend.describe())
     bar = tqdm(total=len(plan.records), initial=len(plan.records) - len(todo), unit="query",
                desc=f"generate {plan.task.name}", disable=not progress)
     tokens, started = 0, time.monotonic()
@@ -338,7 +390,7 @@ def finish_bank(plan: RunPlan, responses: pd.DataFrame, prompts: Mapping[str, st
     responses = responses.sort_values(["_order", "sample"]).drop(columns="_order").reset_index(drop=True)
     references = {r["query_id"]: r for r in plan.records}
     scored = score_responses(plan.task, responses, references, workers=workers, progress=progress)
-    manifest = bank_manifest(plan, scored, backend_info, prompt_kinds)
+    manifest = bank_manifest(plan, scored, backend_info, prompt_kinds, read_sessions(plan.out))
     write_bank(plan.out, manifest, queries_frame(plan.records, prompts, prompt_kinds), scored)
     shutil.rmtree(work_dir(plan.out), ignore_errors=True)
     return plan.out
@@ -357,8 +409,13 @@ def tests_provenance(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def bank_manifest(plan: RunPlan, scored: pd.DataFrame, backend_info: Mapping[str, Any],
-                  prompt_kinds: Mapping[str, str]) -> dict[str, Any]:
-    """Manifest of a generated bank, with full provenance."""
+                  prompt_kinds: Mapping[str, str],
+                  sessions: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """Manifest of a generated bank, with full provenance.
+
+    ``backend`` describes the run that finished the bank; ``sessions`` (when recorded) every run
+    that generated samples, with its backend and the number of queries it generated.
+    """
     task = plan.task
     formats = sorted(set(prompt_kinds.values()))
     return {
@@ -377,6 +434,7 @@ def bank_manifest(plan: RunPlan, scored: pd.DataFrame, backend_info: Mapping[str
                 "identity": plan.identity,
                 "model": plan.model_provenance,
                 "backend": dict(backend_info),
+                **({"sessions": [dict(x) for x in sessions]} if sessions else {}),
                 "decoding": plan.params.to_json() | {"n": plan.n},
                 "seed": plan.seed,
                 "seed_rule": "sample j of query q uses sha256(f'{seed}\\0{q}\\0{j}')[:4] & 0x7fffffff",

@@ -1,0 +1,118 @@
+"""Every generation session (first run and each resume) is recorded in the bank's manifest.
+
+Samples can depend on engine settings such as llama.cpp's thread count, so a bank made over
+several runs must say which run, with which backend settings, generated how many queries.  A
+fake backend (deterministic text, no model) makes this fast and lets a run "crash" mid-way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.bank import read_manifest
+from bench.generate.base import Completion, DecodingParams, Request
+from bench.generate.models import ResolvedModel
+from bench.generate.pipeline import SESSIONS_FILE, Shard, read_sessions, run_generation, work_dir
+from bench.generate.plan import plan_run
+from bench.tasks import load_task
+
+MODEL = ResolvedModel(name="fixture", location="fixture.gguf", kind="gguf", instruct=False,
+                      provenance={"id": "fixture", "sha256": "0" * 64})
+
+
+class CrashingFakeBackend:
+    """Answers ``#### <seed % 7>`` to every sample; raises after ``crash_after`` calls (None: never)."""
+
+    name = "fake"
+    batch_queries = 1
+
+    def __init__(self, threads: int, crash_after: int | None = None) -> None:
+        self.threads = threads
+        self.crash_after = crash_after
+        self.calls = 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "n_threads": self.threads}
+
+    def chat_template_prompt(self, messages: Sequence[Mapping[str, str]]) -> str | None:
+        return None
+
+    def generate(self, requests: Sequence[Request], params: DecodingParams) -> list[list[Completion]]:
+        if self.crash_after is not None and self.calls >= self.crash_after:
+            raise RuntimeError("simulated crash")
+        self.calls += 1
+        return [[Completion(f"#### {seed % 7}", 3, "stop") for seed in r.seeds] for r in requests]
+
+    def close(self) -> None:
+        pass
+
+
+def _plan(out: Path):
+    return plan_run(load_task("gsm8k"), MODEL, "fake", out=out, n=2, temperature=None, top_p=None,
+                    max_tokens=None, stop=None, seed=0, splits=None, limit=5, shard=Shard(),
+                    source=None, decoder=None)
+
+
+def test_each_resumed_session_is_in_the_manifest(tmp_path: Path) -> None:
+    out = tmp_path / "bank"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_generation(_plan(out), lambda: CrashingFakeBackend(threads=1, crash_after=2), False,
+                       progress=False)
+    # A resume that dies before its first batch wrote nothing: it is not a session of the bank.
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_generation(_plan(out), lambda: CrashingFakeBackend(threads=4, crash_after=0), False,
+                       progress=False)
+    assert [s["queries"] for s in read_sessions(out)] == [2]
+    run_generation(_plan(out), lambda: CrashingFakeBackend(threads=2), False, progress=False)
+
+    generation = read_manifest(out)["provenance"]["generation"]
+    sessions = generation["sessions"]
+    assert [(s["backend"]["n_threads"], s["queries"]) for s in sessions] == [(1, 2), (2, 3)]
+    assert all(s["started"] for s in sessions)
+    assert generation["backend"] == {"name": "fake", "n_threads": 2}   # the run that finished it
+    assert not work_dir(out).exists()
+
+
+def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
+    out = tmp_path / "bank"
+    with pytest.raises(RuntimeError):
+        run_generation(_plan(out), lambda: CrashingFakeBackend(threads=1, crash_after=3), False,
+                       progress=False)
+    with open(work_dir(out) / SESSIONS_FILE, "a", encoding="utf-8") as handle:
+        handle.write('{"first_part": 3, "backe')                 # killed while writing
+    assert [s["queries"] for s in read_sessions(out)] == [3]
+    run_generation(_plan(out), lambda: CrashingFakeBackend(threads=2), False, progress=False)
+    sessions = read_manifest(out)["provenance"]["generation"]["sessions"]
+    assert [(s["backend"]["n_threads"], s["queries"]) for s in sessions] == [(1, 3), (2, 2)]
+
+
+def test_parts_from_before_the_log_are_one_unrecorded_session(tmp_path: Path) -> None:
+    out = tmp_path / "bank"
+    with pytest.raises(RuntimeError):
+        run_generation(_plan(out), lambda: CrashingFakeBackend(threads=1, crash_after=1), False,
+                       progress=False)
+    (work_dir(out) / SESSIONS_FILE).unlink()                     # a run started by an older version
+    run_generation(_plan(out), lambda: CrashingFakeBackend(threads=1), False, progress=False)
+    generation = read_manifest(out)["provenance"]["generation"]
+    assert [(s["backend"], s["queries"]) for s in generation["sessions"]] == [
+        (None, 1), ({"name": "fake", "n_threads": 1}, 4)]           # the unrecorded run counted
+
+
+def test_merged_shards_keep_each_shards_backend_and_sessions(tmp_path: Path) -> None:
+    from bench.commands.merge import merge_banks
+
+    shards = []
+    for index, threads in ((0, 1), (1, 3)):
+        plan = plan_run(load_task("gsm8k"), MODEL, "fake", out=tmp_path / f"s{index}", n=2,
+                        temperature=None, top_p=None, max_tokens=None, stop=None, seed=0, splits=None,
+                        limit=5, shard=Shard(index, 2), source=None, decoder=None)
+        shards.append(run_generation(plan, lambda t=threads: CrashingFakeBackend(threads=t), False,
+                                     progress=False))
+    provenance = read_manifest(merge_banks(shards, tmp_path / "merged"))["provenance"]
+    assert [(m["backend"]["n_threads"], m["n_queries"], [s["queries"] for s in m["sessions"]])
+            for m in provenance["merged_from"]] == [(1, 3, [3]), (3, 2, [2])]
+    assert "sessions" not in provenance["generation"]      # shard 0's alone would mislead
