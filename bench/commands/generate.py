@@ -7,6 +7,8 @@ Examples
         --allow-code-execution --out tasks/humaneval/banks/qwen2.5-coder-0.5b-k20
     bench generate --task gsm8k --model Qwen/Qwen2.5-7B-Instruct --backend vllm --n 16 \\
         --shard 0/4 --out shards/0      # then: bench merge shards/* --out bank
+    bench generate --task gsm8k --model qwen2.5-coder-0.5b-instruct --limit 200 --n 4 \\
+        --reuse pilot --out bank        # a --limit 20 pilot's samples are not drawn again
 
 A run is resumable: rerun the same command after an interruption.  See docs/generate.md.
 """
@@ -55,6 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     parser.add_argument("--shard", default=None, metavar="i/N",
                         help="generate only shard i of N (0-based); join shards with bench merge")
+    parser.add_argument("--reuse", action="append", default=[], type=Path, metavar="BANK",
+                        help="a finished bank made with the same settings except --limit/--shard/"
+                             "--split (e.g. a pilot): its samples of the queries this run shares "
+                             "with it are copied, not generated again (repeatable)")
     parser.add_argument("--decoder", default=None,
                         help="decoder name in the bank (default: the model's name)")
     parser.add_argument("--features", nargs="*", default=[], metavar="NAME",
@@ -103,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise GenerateError("--workers must be at least 1")
     out = run_generation(plan, backend_factory(args.backend, model, options), model.instruct,
-                         workers=args.workers, progress=not args.no_progress)
+                         workers=args.workers, progress=not args.no_progress, reuse=args.reuse)
     for spec in args.features:
         _add_features(out, spec, progress=not args.no_progress)
     print(summary(out))

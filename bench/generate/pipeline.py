@@ -43,7 +43,7 @@ import pandas as pd
 from bench import __version__
 from bench.bank import SPLITS, read_manifest, save_bank, split_by_id
 from bench.errors import HardbenchError
-from bench.fileio import atomic_write_bytes, atomic_write_json
+from bench.fileio import atomic_write_bytes, atomic_write_json, sha256_file
 from bench.generate.base import Backend, Completion, DecodingParams, Request, sample_seed
 from bench.tasks import TaskConfig
 
@@ -218,9 +218,11 @@ def read_parts(out: Path) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
 
 
-def record_session(out: Path, first_part: int, backend_info: Mapping[str, Any]) -> None:
-    """Append one line to ``.generate/sessions.jsonl``: this run's backend, from part ``first_part`` on."""
-    line = json.dumps({"first_part": first_part, "backend": dict(backend_info),
+def record_session(out: Path, first_part: int, info: Mapping[str, Any]) -> None:
+    """Append one line to ``.generate/sessions.jsonl``: from part ``first_part`` on, samples of this
+    backend (``info`` = its description) or, for reused samples, ``{"reused_from", "backend"}``."""
+    what = dict(info) if "reused_from" in info else {"backend": dict(info)}
+    line = json.dumps({"first_part": first_part, **what,
                        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")},
                       sort_keys=True)
     path = work_dir(out) / SESSIONS_FILE
@@ -257,8 +259,8 @@ def read_sessions(out: Path) -> list[dict[str, Any]]:
         mine = parts[session["first_part"]:end]
         queries = sum(pd.read_parquet(p, columns=["query_id"])["query_id"].nunique() for p in mine)
         if queries:
-            out_sessions.append({"backend": session["backend"], "started": session["started"],
-                                 "queries": int(queries)})
+            kept = {k: session[k] for k in ("backend", "reused_from") if k in session}
+            out_sessions.append(kept | {"started": session["started"], "queries": int(queries)})
     return out_sessions
 
 
@@ -289,9 +291,66 @@ def responses_frame(decoder: str, requests: Sequence[Request],
     return frame.astype({"sample": "int64", "n_tokens": "int64"})
 
 
+# Identity keys that may differ between a bank and a run reusing its samples: they choose which
+# queries are generated, not how a query's samples are drawn.
+REUSE_MAY_DIFFER = ("limit", "shard", "splits")
+
+
+def reusable_samples(plan: RunPlan, prompts: Mapping[str, str], bank_dir: Path,
+                     skip: set[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Samples of the finished bank ``bank_dir`` that this run would draw itself, and where from.
+
+    A sample is fixed by (model, engine, decoding settings, seed, query, sample index), so a bank
+    generated with the same identity except the query selection (``--limit``, ``--shard``,
+    ``--split``) already holds this run's samples for the queries they share: a pilot can grow
+    into a bank without regenerating them.  Each shared query must have the same model input and
+    all ``n`` samples.  Queries in ``skip`` (already done) are left out.
+    """
+    bank_dir = Path(bank_dir)
+    try:
+        manifest = read_manifest(bank_dir)
+    except HardbenchError as err:
+        raise GenerateError(f"--reuse {bank_dir}: not a finished bank ({err})") from err
+    generation = manifest.get("provenance", {}).get("generation", {})
+    theirs = generation.get("identity", {})
+    differ = sorted(k for k in set(theirs) | set(plan.identity) if k not in REUSE_MAY_DIFFER
+                    and theirs.get(k) != plan.identity.get(k))
+    if differ:
+        raise GenerateError(f"--reuse {bank_dir}: made with other settings (differs in {differ}); only "
+                            f"{', '.join(REUSE_MAY_DIFFER)} may differ")
+    if not (bank_dir / "responses.parquet").is_file():
+        raise GenerateError(f"--reuse {bank_dir}: has no responses.parquet (raw samples) to reuse")
+    queries = pd.read_parquet(bank_dir / "queries.parquet", columns=["query_id", "model_input"])
+    wanted = {r["query_id"] for r in plan.records} - skip
+    shared = queries[queries["query_id"].isin(wanted)]
+    changed = [q for q, text in zip(shared["query_id"], shared["model_input"]) if prompts[q] != text]
+    if changed:
+        raise GenerateError(f"--reuse {bank_dir}: query {changed[0]!r} (and {len(changed) - 1} more) "
+                            "was given another model input; its samples cannot be reused")
+    responses = pd.read_parquet(bank_dir / "responses.parquet")
+    rows = responses[responses["query_id"].isin(set(shared["query_id"]))]
+    counts = rows.groupby("query_id")["sample"].agg(lambda s: sorted(s) == list(range(plan.n)))
+    if not counts.all():
+        raise GenerateError(f"--reuse {bank_dir}: query {counts.index[~counts][0]!r} does not have "
+                            f"exactly samples 0..{plan.n - 1}")
+    order = {r["query_id"]: i for i, r in enumerate(plan.records)}
+    rows = rows.assign(_order=rows["query_id"].map(order)).sort_values(["_order", "sample"])
+    frame = rows[list(RESPONSE_COLUMNS)].reset_index(drop=True)
+    frame = frame.astype({"sample": "int64", "n_tokens": "int64"})
+    origin = {"reused_from": {"path": str(bank_dir), "name": manifest.get("name"),
+                              "manifest_sha256": sha256_file(bank_dir / "manifest.json")},
+              "backend": generation.get("backend")}
+    return frame, origin
+
+
 def generate_responses(plan: RunPlan, backend: Backend, prompts: Mapping[str, str], *,
-                       kinds: Mapping[str, str] | None = None, progress: bool = True) -> pd.DataFrame:
-    """Generate what is missing (resuming from ``.generate/``) and return every response row."""
+                       kinds: Mapping[str, str] | None = None, progress: bool = True,
+                       reuse: Sequence[Path] = ()) -> pd.DataFrame:
+    """Generate what is missing (resuming from ``.generate/``) and return every response row.
+
+    Samples of the banks in ``reuse`` (see :func:`reusable_samples`) are copied in first, each
+    bank as one part and one session, so they are not generated again.
+    """
     from tqdm import tqdm
 
     kinds = kinds or {}
@@ -301,15 +360,24 @@ def generate_responses(plan: RunPlan, backend: Backend, prompts: Mapping[str, st
         atomic_write_json(folder / "run.json", {"format": RUN_FORMAT, "identity": plan.identity})
     done = read_parts(plan.out)
     done_ids = set(done["query_id"])
-    todo = [r for r in plan.records if r["query_id"] not in done_ids]
     next_part = len(list(folder.glob("part-*.parquet")))
+    for bank_dir in reuse:
+        frame, origin = reusable_samples(plan, prompts, bank_dir, done_ids)
+        if frame.empty:
+            continue
+        with disk_errors(str(folder)):
+            record_session(plan.out, next_part, origin)
+            atomic_write_bytes(folder / f"part-{next_part:06d}.parquet", _parquet_bytes(frame))
+        next_part += 1
+        done_ids |= set(frame["query_id"])
+    todo = [r for r in plan.records if r["query_id"] not in done_ids]
     if todo:
         with disk_errors(str(folder)):
             record_session(plan.out, next_part, backend.describe())
     bar = tqdm(total=len(plan.records), initial=len(plan.records) - len(todo), unit="query",
                desc=f"generate {plan.task.name}", disable=not progress)
     tokens, started = 0, time.monotonic()
-    samples = len(done)
+    samples = len(read_parts(plan.out)) if reuse else len(done)
     try:
         for start in range(0, len(todo), max(1, backend.batch_queries)):
             chunk = todo[start:start + max(1, backend.batch_queries)]
@@ -460,8 +528,11 @@ def bank_exists(out: Path) -> bool:
 
 
 def run_generation(plan: RunPlan, make_backend: Callable[[], Backend], instruct: bool | None, *,
-                   workers: int = 1, progress: bool = True) -> Path:
-    """Plan -> bank: prompts, resumable generation, scoring.  A finished bank is left as is."""
+                   workers: int = 1, progress: bool = True, reuse: Sequence[Path] = ()) -> Path:
+    """Plan -> bank: prompts, resumable generation, scoring.  A finished bank is left as is.
+
+    ``reuse``: finished banks whose samples this run would draw itself (``bench generate --reuse``).
+    """
     if bank_exists(plan.out):
         return plan.out
     backend = make_backend()
@@ -471,7 +542,8 @@ def run_generation(plan: RunPlan, make_backend: Callable[[], Backend], instruct:
         for record in plan.records:
             prompts[record["query_id"]], kinds[record["query_id"]] = model_input(
                 record["prompt"], backend, instruct)
-        responses = generate_responses(plan, backend, prompts, kinds=kinds, progress=progress)
+        responses = generate_responses(plan, backend, prompts, kinds=kinds, progress=progress,
+                                       reuse=reuse)
         info = backend.describe()
     finally:
         backend.close()

@@ -116,3 +116,53 @@ def test_merged_shards_keep_each_shards_backend_and_sessions(tmp_path: Path) -> 
     assert [(m["backend"]["n_threads"], m["n_queries"], [s["queries"] for s in m["sessions"]])
             for m in provenance["merged_from"]] == [(1, 3, [3]), (3, 2, [2])]
     assert "sessions" not in provenance["generation"]      # shard 0's alone would mislead
+
+
+class RecordingFakeBackend(CrashingFakeBackend):
+    """A fake backend that remembers which queries it was asked to sample."""
+
+    def __init__(self, threads: int) -> None:
+        super().__init__(threads)
+        self.asked: list[str] = []
+
+    def generate(self, requests: Sequence[Request], params: DecodingParams) -> list[list[Completion]]:
+        self.asked += [r.query_id for r in requests]
+        return super().generate(requests, params)
+
+
+def _limited_plan(out: Path, limit: int, seed: int = 0):
+    return plan_run(load_task("gsm8k"), MODEL, "fake", out=out, n=2, temperature=None, top_p=None,
+                    max_tokens=None, stop=None, seed=seed, splits=None, limit=limit, shard=Shard(),
+                    source=None, decoder=None)
+
+
+def test_reuse_grows_a_pilot_without_sampling_its_queries_again(tmp_path: Path) -> None:
+    import pandas as pd
+
+    pilot = run_generation(_limited_plan(tmp_path / "pilot", 2), lambda: CrashingFakeBackend(1), False,
+                           progress=False)
+    backend = RecordingFakeBackend(1)
+    bank = run_generation(_limited_plan(tmp_path / "bank", 5), lambda: backend, False, progress=False,
+                          reuse=[pilot])
+    clean = run_generation(_limited_plan(tmp_path / "clean", 5), lambda: CrashingFakeBackend(1), False,
+                           progress=False)
+    pilot_ids = set(pd.read_parquet(pilot / "queries.parquet")["query_id"])
+    assert len(backend.asked) == 3 and not pilot_ids & set(backend.asked)
+    for name in ("queries.parquet", "rewards.parquet", "responses.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(bank / name), pd.read_parquet(clean / name))
+    sessions = read_manifest(bank)["provenance"]["generation"]["sessions"]
+    assert [(s.get("reused_from", {}).get("name"), s["queries"]) for s in sessions] == [("pilot", 2), (None, 3)]
+    assert sessions[0]["backend"] == {"name": "fake", "n_threads": 1}      # the pilot's own backend
+
+
+def test_reuse_refuses_a_bank_drawn_otherwise(tmp_path: Path) -> None:
+    from bench.generate.pipeline import GenerateError
+
+    other = run_generation(_limited_plan(tmp_path / "other", 2, seed=1), lambda: CrashingFakeBackend(1),
+                           False, progress=False)
+    with pytest.raises(GenerateError, match=r"differs in \['seed'\]"):
+        run_generation(_limited_plan(tmp_path / "bank", 5), lambda: CrashingFakeBackend(1), False,
+                       progress=False, reuse=[other])
+    with pytest.raises(GenerateError, match="not a finished bank"):
+        run_generation(_limited_plan(tmp_path / "bank2", 5), lambda: CrashingFakeBackend(1), False,
+                       progress=False, reuse=[tmp_path / "nowhere"])
