@@ -337,7 +337,8 @@ def reusable_samples(plan: RunPlan, prompts: Mapping[str, str], bank_dir: Path,
     rows = rows.assign(_order=rows["query_id"].map(order)).sort_values(["_order", "sample"])
     frame = rows[list(RESPONSE_COLUMNS)].reset_index(drop=True)
     frame = frame.astype({"sample": "int64", "n_tokens": "int64"})
-    origin = {"reused_from": {"path": str(bank_dir), "name": manifest.get("name"),
+    # name and checksum only: a local path would tie the manifest to this machine
+    origin = {"reused_from": {"name": manifest.get("name"),
                               "manifest_sha256": sha256_file(bank_dir / "manifest.json")},
               "backend": generation.get("backend")}
     return frame, origin
