@@ -192,8 +192,12 @@ def _unsafe_execute(problem: dict[str, Any], completion: str, timeout: float, re
         os.chdir("/")
 
 
-def check_correctness(problem: dict[str, Any], completion: str, timeout: float = HUMANEVAL_TIMEOUT_S) -> bool:
-    """human-eval's ``check_correctness``: a Manager list, one forked process, join with a limit."""
+def check_correctness(problem: dict[str, Any], completion: str, timeout: float = HUMANEVAL_TIMEOUT_S) -> str:
+    """human-eval's ``check_correctness``: a Manager list, one forked process, join with a limit.
+
+    Returns human-eval's outcome string (``passed``, ``timed out`` or ``failed: <error>``), so that
+    a verdict that differs from the sandbox's can be explained.
+    """
     context = multiprocessing.get_context("fork")
     manager = context.Manager()
     try:
@@ -206,10 +210,10 @@ def check_correctness(problem: dict[str, Any], completion: str, timeout: float =
         outcome = result[0] if result else "timed out"
     finally:
         manager.shutdown()
-    return outcome == "passed"
+    return str(outcome)
 
 
-def run_humaneval_reference(jobs: Sequence[tuple[dict[str, Any], str]], workers: int) -> tuple[list[bool], float]:
+def run_humaneval_reference(jobs: Sequence[tuple[dict[str, Any], str]], workers: int) -> tuple[list[str], float]:
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         verdicts = list(pool.map(lambda job: check_correctness(*job), jobs))
@@ -260,13 +264,13 @@ def humaneval_benchmark(args: argparse.Namespace) -> int:
     print(f"  human-eval check_correctness     : {t_ref:7.1f} s = {rate_ref:7.1f} programs/s (no sandbox)")
     print(f"  sandbox / reference throughput   : {rate_ours / rate_ref:.2f}x")
     passed = [s == "passed" for s in ours]
-    differ = [i for i, (a, b) in enumerate(zip(passed, ref)) if a != b]
-    print(f"  verdicts: {sum(passed)} passed in the sandbox, {sum(ref)} in the reference; "
+    ref_passed = [outcome == "passed" for outcome in ref]
+    differ = [i for i, (a, b) in enumerate(zip(passed, ref_passed)) if a != b]
+    print(f"  verdicts: {sum(passed)} passed in the sandbox, {sum(ref_passed)} in the reference; "
           f"{len(jobs) - len(differ)}/{len(jobs)} agree")
     for i in differ[:10]:
         problem, _ = jobs[i]
-        print(f"    differs: {problem['task_id']} sample {i}: sandbox {ours[i]}, reference "
-              f"{'passed' if ref[i] else 'failed'}")
+        print(f"    differs: {problem['task_id']} sample {i}: sandbox {ours[i]}, reference {ref[i][:120]!r}")
     return 1 if differ and not args.allow_disagreement else 0
 
 
