@@ -88,4 +88,27 @@ if wanted taco-pilot; then
     $BENCH generate --task taco --split test_public --model qwen2.5-coder-1.5b-instruct --limit 50 \
         --n 8 --temperature 0.7 --max-tokens 1024 --allow-code-execution \
         --out "$WORK/taco/qwen2.5-coder-1.5b-public-tests-pilot"
+    features taco qwen2.5-coder-1.5b-public-tests-pilot
+    ship taco qwen2.5-coder-1.5b-public-tests-pilot    # shipped as what it is: the 50-problem pilot
+fi
+
+# 6. TACO bank: the pilot passed the 5 % rule (README, "Shipped banks"), so it grows to the first 200
+#    test_public problems with the same settings; --reuse copies the pilot's 50 problems' samples
+#    (the same seeds would draw them again) instead of generating them twice.
+if wanted taco-k8; then
+    pilot=$WORK/taco/qwen2.5-coder-1.5b-public-tests-pilot
+    [ -f "$pilot/manifest.json" ] || { echo "run the taco-pilot step first" >&2; exit 1; }
+    PY=$(dirname "$(command -v "$BENCH")")/python
+    "$PY" - "$pilot" <<'PYEOF'
+import sys
+import pandas as pd
+rate = pd.read_parquet(f"{sys.argv[1]}/rewards.parquet")["reward"].mean()
+print(f"TACO pilot: {rate:.1%} of samples pass the public examples")
+sys.exit(0 if rate >= 0.05 else "fewer than 5 % pass: report the pilot, do not grow it")
+PYEOF
+    $BENCH generate --task taco --split test_public --model qwen2.5-coder-1.5b-instruct --limit 200 \
+        --n 8 --temperature 0.7 --max-tokens 1024 --allow-code-execution --reuse "$pilot" \
+        --out "$WORK/taco/qwen2.5-coder-1.5b-public-tests"
+    features taco qwen2.5-coder-1.5b-public-tests
+    ship taco qwen2.5-coder-1.5b-public-tests
 fi
