@@ -318,9 +318,10 @@ def test_bank_path_that_does_not_exist_says_so(tmp_path):
 
 
 def test_task_without_banks_says_what_to_do():
-    with pytest.raises(HardbenchError, match="no bank for taco yet: make one") as err:
-        resolve_bank_dir(None, "taco")
-    assert "[]" not in str(err.value)
+    # numina is the one task that ships no bank (its data is hub-only)
+    with pytest.raises(HardbenchError, match="no bank for numina yet") as err:
+        resolve_bank_dir(None, "numina")
+    assert "bench generate --task numina" in str(err.value) and "[]" not in str(err.value)
 
 
 def test_leaderboard_keeps_decoder_choices_apart(tmp_path):
