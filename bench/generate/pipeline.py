@@ -218,13 +218,17 @@ def read_parts(out: Path) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
 
 
-def record_session(out: Path, first_part: int, info: Mapping[str, Any]) -> None:
-    """Append one line to ``.generate/sessions.jsonl``: from part ``first_part`` on, samples of this
-    backend (``info`` = its description) or, for reused samples, ``{"reused_from", "backend"}``."""
-    what = dict(info) if "reused_from" in info else {"backend": dict(info)}
-    line = json.dumps({"first_part": first_part, **what,
-                       "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")},
-                      sort_keys=True)
+def record_session(out: Path, first_part: int, backend: Mapping[str, Any] | None,
+                   reused_from: Mapping[str, Any] | None = None) -> None:
+    """Append one line to ``.generate/sessions.jsonl``: the samples from part ``first_part`` on were
+    drawn by ``backend`` (its description), or copied from the bank ``reused_from`` (``backend``
+    is then that bank's)."""
+    session: dict[str, Any] = {
+        "first_part": first_part, "backend": None if backend is None else dict(backend),
+        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    if reused_from is not None:
+        session["reused_from"] = dict(reused_from)
+    line = json.dumps(session, sort_keys=True)
     path = work_dir(out) / SESSIONS_FILE
     torn = path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
     with open(path, "a", encoding="utf-8") as handle:
@@ -298,7 +302,8 @@ REUSE_MAY_DIFFER = ("limit", "shard", "splits")
 
 def reusable_samples(plan: RunPlan, prompts: Mapping[str, str], bank_dir: Path,
                      skip: set[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Samples of the finished bank ``bank_dir`` that this run would draw itself, and where from.
+    """Samples of the finished bank ``bank_dir`` that this run would draw itself, and where from
+    (:func:`record_session`'s ``reused_from`` and ``backend`` arguments).
 
     A sample is fixed by (model, engine, decoding settings, seed, query, sample index), so a bank
     generated with the same identity except the query selection (``--limit``, ``--shard``,
@@ -361,16 +366,18 @@ def generate_responses(plan: RunPlan, backend: Backend, prompts: Mapping[str, st
         atomic_write_json(folder / "run.json", {"format": RUN_FORMAT, "identity": plan.identity})
     done = read_parts(plan.out)
     done_ids = set(done["query_id"])
+    samples = len(done)
     next_part = len(list(folder.glob("part-*.parquet")))
     for bank_dir in reuse:
         frame, origin = reusable_samples(plan, prompts, bank_dir, done_ids)
         if frame.empty:
             continue
         with disk_errors(str(folder)):
-            record_session(plan.out, next_part, origin)
+            record_session(plan.out, next_part, **origin)
             atomic_write_bytes(folder / f"part-{next_part:06d}.parquet", _parquet_bytes(frame))
         next_part += 1
         done_ids |= set(frame["query_id"])
+        samples += len(frame)
     todo = [r for r in plan.records if r["query_id"] not in done_ids]
     if todo:
         with disk_errors(str(folder)):
@@ -378,7 +385,6 @@ def generate_responses(plan: RunPlan, backend: Backend, prompts: Mapping[str, st
     bar = tqdm(total=len(plan.records), initial=len(plan.records) - len(todo), unit="query",
                desc=f"generate {plan.task.name}", disable=not progress)
     tokens, started = 0, time.monotonic()
-    samples = len(read_parts(plan.out)) if reuse else len(done)
     try:
         for start in range(0, len(todo), max(1, backend.batch_queries)):
             chunk = todo[start:start + max(1, backend.batch_queries)]
