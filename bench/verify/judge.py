@@ -216,12 +216,15 @@ class LlamaCppBackend:
         llm = getattr(self, "_llm", None)
         if llm is None:
             try:
-                from llama_cpp import Llama
+                import llama_cpp  # noqa: F401
             except ImportError as err:
                 raise JudgeError("LlamaCppBackend needs the optional package: pip install llama-cpp-python") from err
+            from bench.generate.llamacpp import load_llama
+
             if not Path(self.model_path).is_file():
                 raise JudgeError(f"LlamaCppBackend: model file {self.model_path} does not exist")
-            llm = self._llm = Llama(model_path=self.model_path, n_ctx=self.n_ctx, seed=self.seed, verbose=False)
+            llm, _ = load_llama(self.model_path, n_ctx=self.n_ctx, seed=self.seed, verbose=False)
+            self._llm = llm
         reply = llm.create_chat_completion(
             messages=[{"role": "user", "content": prompt}], temperature=temperature, max_tokens=max_tokens
         )
