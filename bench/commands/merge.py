@@ -13,6 +13,7 @@ Example
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "bank with several decoders (in input order: weak first for routing)")
     parser.add_argument("--setting", choices=("best_of_k", "routing"), default=None,
                         help="with --decoders: the setting of the joined bank (default: routing)")
+    parser.add_argument("--cost-weight", type=float, nargs="+", default=None, metavar="W",
+                        help="with --decoders: one weight per input bank that multiplies its decoders' "
+                             "per-sample cost (e.g. each model's size in billions of parameters, so "
+                             "that a token of a larger model costs more); see --cost-weight-unit")
+    parser.add_argument("--cost-weight-unit", default=None, metavar="UNIT",
+                        help="what the weights count (e.g. 'B params'): the joined cost's unit becomes "
+                             "'UNIT x <the inputs' unit>'")
 
 
 def run(args: argparse.Namespace) -> int:
+    if (args.cost_weight is not None or args.cost_weight_unit) and not args.decoders:
+        raise GenerateError("--cost-weight and --cost-weight-unit go with --decoders")
     if args.decoders:
-        out = join_decoders(args.banks, args.out, setting=args.setting or "routing")
+        weights = None
+        if args.cost_weight is not None:
+            weights = CostWeights(tuple(args.cost_weight), args.cost_weight_unit or "weight")
+        out = join_decoders(args.banks, args.out, setting=args.setting or "routing", cost_weights=weights)
         bank = load_bank(out)
         print(f"joined {len(args.banks)} banks into {out}: decoders {bank.decoders}, "
               f"{len(bank.queries)} queries, {len(bank.rewards)} samples")
@@ -114,11 +127,46 @@ def merge_banks(directories: list[Path], out: Path) -> Path:
     return Path(out)
 
 
-def join_decoders(directories: list[Path], out: Path, *, setting: str = "routing") -> Path:
+@dataclass(frozen=True)
+class CostWeights:
+    """One weight per input bank of ``join_decoders``, multiplying its decoders' costs.
+
+    A generated bank's cost is its mean generated tokens per sample; joining two model sizes
+    makes a token of the larger one dearer, so e.g. ``(0.5, 1.5)`` with unit ``"B params"``
+    gives costs in "B params x generated tokens per sample".
+    """
+
+    weights: tuple[float, ...]
+    unit: str
+
+
+def _weighted_costs(banks: list[Bank], weights: CostWeights) -> dict[str, Any]:
+    """The joined bank's ``cost``: each input's per-decoder cost times that input's weight."""
+    if len(weights.weights) != len(banks):
+        raise GenerateError(f"--cost-weight needs one weight per input bank ({len(banks)}), "
+                            f"got {len(weights.weights)}")
+    if any(not w > 0 for w in weights.weights):
+        raise GenerateError("--cost-weight: every weight must be positive")
+    costs: dict[str, Any] = {}
+    for bank, weight in zip(banks, weights.weights):
+        for decoder in bank.decoders:
+            entry = bank.manifest.get("cost", {}).get(decoder)
+            if not isinstance(entry, dict) or "value" not in entry:
+                raise GenerateError(f"{bank.path}: decoder {decoder!r} has no cost to weight")
+            costs[decoder] = {"value": round(float(entry["value"]) * weight, 6),
+                              "unit": f"{weights.unit} x {entry.get('unit', 'cost')}",
+                              "source": f"{weight:g} {weights.unit} (given to bench merge --cost-weight) x "
+                                        f"{entry.get('source', 'the input bank cost')}"}
+    return costs
+
+
+def join_decoders(directories: list[Path], out: Path, *, setting: str = "routing",
+                  cost_weights: CostWeights | None = None) -> Path:
     """Banks of the same queries from different decoders -> one bank with all the decoders.
 
     The queries (ids, splits, prompts) must be identical and the decoders distinct; each
-    decoder's generation provenance is kept under ``provenance.decoders``.
+    decoder's generation provenance is kept under ``provenance.decoders``.  ``cost_weights``
+    scales each input's costs (see :class:`CostWeights`); without it they are copied.
     """
     from bench.generate.pipeline import write_bank
 
@@ -145,7 +193,8 @@ def join_decoders(directories: list[Path], out: Path, *, setting: str = "routing
     manifest.update(name=Path(out).name, setting=setting, decoders=names, default_decoder=names[0])
     if setting == "routing":
         manifest["default_routing"] = names[:2]
-    manifest["cost"] = {k: v for b in banks for k, v in b.manifest.get("cost", {}).items()}
+    manifest["cost"] = (_weighted_costs(banks, cost_weights) if cost_weights is not None
+                        else {k: v for b in banks for k, v in b.manifest.get("cost", {}).items()})
     provenance = dict(first.manifest.get("provenance", {}))
     provenance.pop("generation", None)
     provenance["decoders"] = {name: b.manifest.get("provenance", {}).get("generation", {})

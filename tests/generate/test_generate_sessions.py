@@ -166,3 +166,42 @@ def test_reuse_refuses_a_bank_drawn_otherwise(tmp_path: Path) -> None:
     with pytest.raises(GenerateError, match="not a finished bank"):
         run_generation(_limited_plan(tmp_path / "bank2", 5), lambda: CrashingFakeBackend(1), False,
                        progress=False, reuse=[tmp_path / "nowhere"])
+
+
+def _decoder_bank(tmp_path: Path, decoder: str, tokens: int) -> Path:
+    """A finished 5-query gsm8k bank of the fake backend, named ``decoder``, ``tokens`` per sample."""
+
+    class FixedLength(CrashingFakeBackend):
+        def generate(self, requests: Sequence[Request], params: DecodingParams) -> list[list[Completion]]:
+            return [[Completion(f"#### {seed % 7}", tokens, "stop") for seed in r.seeds] for r in requests]
+
+    out = tmp_path / decoder
+    plan = plan_run(load_task("gsm8k"), MODEL, "fake", out=out, n=2, temperature=None, top_p=None,
+                    max_tokens=None, stop=None, seed=0, splits=None, limit=5, shard=Shard(),
+                    source=None, decoder=decoder)
+    run_generation(plan, lambda: FixedLength(threads=1), False, progress=False)
+    return out
+
+
+def test_joined_decoders_costs_are_weighted_per_input(tmp_path: Path) -> None:
+    """bench merge --decoders --cost-weight: each input's tokens-per-sample cost times its weight."""
+    from bench.bank import load_bank
+    from bench.cli import main
+
+    small, large = _decoder_bank(tmp_path, "small", 3), _decoder_bank(tmp_path, "large", 5)
+    assert read_manifest(small)["cost"]["small"]["value"] == 3.0     # mean generated tokens
+    out = tmp_path / "joined"
+    assert main(["merge", "--decoders", str(small), str(large), "--cost-weight", "0.5", "1.5",
+                 "--cost-weight-unit", "B params", "--out", str(out)]) == 0
+    cost = load_bank(out).manifest["cost"]
+    assert cost["small"]["value"] == 1.5 and cost["large"]["value"] == 7.5
+    assert cost["large"]["unit"] == "B params x generated tokens per sample"
+    assert "1.5 B params" in cost["large"]["source"]
+    # without weights the inputs' costs are copied; a wrong number of weights writes nothing
+    plain = tmp_path / "plain"
+    assert main(["merge", "--decoders", str(small), str(large), "--out", str(plain)]) == 0
+    assert load_bank(plain).manifest["cost"]["large"]["value"] == 5.0
+    assert main(["merge", "--decoders", str(small), str(large), "--cost-weight", "1",
+                 "--out", str(tmp_path / "bad")]) == 2
+    assert not (tmp_path / "bad").exists()
+    assert main(["merge", str(small), str(large), "--cost-weight", "1", "2", "--out", str(tmp_path / "x")]) == 2
