@@ -62,21 +62,30 @@ fi
 
 # 3. HumanEval model-size routing: 4 samples of the 1.5B model on the same 164 prompts, joined
 #    with bank 1 (the 0.5B model's 20 samples): weak 0.5B -> strong 1.5B, and a portfolio bank.
+#    4 prompts per batch (16 sequences): twice the rate of one prompt's 4 samples.  Costs: nominal
+#    B params x mean generated tokens per sample.
 if wanted humaneval-1.5b; then
-    $BENCH generate --task humaneval --model qwen2.5-coder-1.5b-instruct --n 4 --temperature 0.8 \
-        --max-tokens 512 --allow-code-execution --out "$WORK/humaneval/qwen2.5-coder-1.5b-k4"
+    [ -f "$WORK/humaneval/qwen2.5-coder-0.5b-k20/manifest.json" ] || {   # the shipped bank 1
+        mkdir -p "$WORK/humaneval"; cp -r tasks/humaneval/banks/qwen2.5-coder-0.5b-k20 "$WORK/humaneval/"; }
+    HARDBENCH_BATCH_QUERIES=4 $BENCH generate --task humaneval --model qwen2.5-coder-1.5b-instruct --n 4 \
+        --temperature 0.8 --max-tokens 512 --allow-code-execution --out "$WORK/humaneval/qwen2.5-coder-1.5b-k4"
     if [ ! -f "$WORK/humaneval/qwen2.5-coder-0.5b-vs-1.5b/manifest.json" ]; then
         $BENCH merge --decoders "$WORK/humaneval/qwen2.5-coder-0.5b-k20" \
-            "$WORK/humaneval/qwen2.5-coder-1.5b-k4" --out "$WORK/humaneval/qwen2.5-coder-0.5b-vs-1.5b"
+            "$WORK/humaneval/qwen2.5-coder-1.5b-k4" --cost-weight 0.5 1.5 --cost-weight-unit "B params" \
+            --out "$WORK/humaneval/qwen2.5-coder-0.5b-vs-1.5b"
     fi
     features humaneval qwen2.5-coder-0.5b-vs-1.5b
     ship humaneval qwen2.5-coder-0.5b-vs-1.5b
 fi
 
-# 4. GSM8K best-of-k: 100 train + 100 test problems, 16 samples, T 0.7, the strict verifier.
+# 4. GSM8K best-of-k: the first GSM8K_LIMIT/2 train + GSM8K_LIMIT/2 test problems (shipped: 60 in
+#    all, what one session's CPU allowed), 16 samples, T 0.7, the strict verifier; 2 prompts per batch
+#    (32 sequences).  To grow it, run a larger GSM8K_LIMIT into a new --out with --reuse of this
+#    bank (as the taco-k8 step does for the TACO pilot).
 if wanted gsm8k-k16; then
-    $BENCH generate --task gsm8k --model qwen2.5-coder-0.5b-instruct --split train --split test \
-        --limit 200 --n 16 --temperature 0.7 --max-tokens 512 --out "$WORK/gsm8k/qwen2.5-coder-0.5b-k16"
+    HARDBENCH_BATCH_QUERIES=2 $BENCH generate --task gsm8k --model qwen2.5-coder-0.5b-instruct \
+        --split train --split test --limit "${GSM8K_LIMIT:-60}" --n 16 --temperature 0.7 --max-tokens 512 \
+        --out "$WORK/gsm8k/qwen2.5-coder-0.5b-k16"
     features gsm8k qwen2.5-coder-0.5b-k16
     ship gsm8k qwen2.5-coder-0.5b-k16
 fi
