@@ -342,10 +342,13 @@ def reusable_samples(plan: RunPlan, prompts: Mapping[str, str], bank_dir: Path,
     rows = rows.assign(_order=rows["query_id"].map(order)).sort_values(["_order", "sample"])
     frame = rows[list(RESPONSE_COLUMNS)].reset_index(drop=True)
     frame = frame.astype({"sample": "int64", "n_tokens": "int64"})
-    # name and checksum only: a local path would tie the manifest to this machine
-    origin = {"reused_from": {"name": manifest.get("name"),
-                              "manifest_sha256": sha256_file(bank_dir / "manifest.json")},
-              "backend": generation.get("backend")}
+    # name and checksum only: a local path would tie the manifest to this machine; the reused
+    # bank's own sessions say which runs (engine settings) drew the copied samples
+    reused_from: dict[str, Any] = {"name": manifest.get("name"),
+                                   "manifest_sha256": sha256_file(bank_dir / "manifest.json")}
+    if generation.get("sessions"):
+        reused_from["sessions"] = generation["sessions"]
+    origin = {"reused_from": reused_from, "backend": generation.get("backend")}
     return frame, origin
 
 

@@ -153,6 +153,8 @@ def test_reuse_grows_a_pilot_without_sampling_its_queries_again(tmp_path: Path) 
     sessions = read_manifest(bank)["provenance"]["generation"]["sessions"]
     assert [(s.get("reused_from", {}).get("name"), s["queries"]) for s in sessions] == [("pilot", 2), (None, 3)]
     assert sessions[0]["backend"] == {"name": "fake", "n_threads": 1}      # the pilot's own backend
+    pilot_sessions = read_manifest(pilot)["provenance"]["generation"]["sessions"]
+    assert sessions[0]["reused_from"]["sessions"] == pilot_sessions        # and the runs that made it
 
 
 def test_reuse_refuses_a_bank_drawn_otherwise(tmp_path: Path) -> None:
