@@ -78,13 +78,13 @@ if wanted humaneval-1.5b; then
     ship humaneval qwen2.5-coder-0.5b-vs-1.5b
 fi
 
-# 4. GSM8K best-of-k: the first GSM8K_LIMIT/2 train + GSM8K_LIMIT/2 test problems (shipped: 60 in
-#    all, what one session's CPU allowed), 16 samples, T 0.7, the strict verifier.  To grow it, run a
+# 4. GSM8K best-of-k: the first GSM8K_LIMIT/2 train + GSM8K_LIMIT/2 test problems (shipped: 64
+#    in all, what one session's CPU allowed), 16 samples, T 0.7, the strict verifier.  To grow it, run a
 #    larger GSM8K_LIMIT into a new --out with --reuse of this bank (as the taco-k8 step does for the
 #    TACO pilot).
 if wanted gsm8k-k16; then
     $BENCH generate --task gsm8k --model qwen2.5-coder-0.5b-instruct \
-        --split train --split test --limit "${GSM8K_LIMIT:-60}" --n 16 --temperature 0.7 --max-tokens 512 \
+        --split train --split test --limit "${GSM8K_LIMIT:-64}" --n 16 --temperature 0.7 --max-tokens 512 \
         --out "$WORK/gsm8k/qwen2.5-coder-0.5b-k16"
     features gsm8k qwen2.5-coder-0.5b-k16
     ship gsm8k qwen2.5-coder-0.5b-k16

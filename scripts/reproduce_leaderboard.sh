@@ -21,8 +21,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup_venv.sh "all"
 export HF_HUB_OFFLINE=1
 subs=(constant prompt-length logistic mlp-probe)
-LORA_BANKS=${LORA_BANKS:-"gsm8k/mixtral-vs-gpt4 math/qwen25-math-8 math/qwen25-math-rm-8 lmsys/arena-mixtral-vs-gpt4 humaneval/codegen16b-k100 lmsys/arena-bench-15 humaneval/qwen2.5-coder-0.5b-k20 gsm8k/gpt3-6b-175b hh/alpacaeval-helpful mbpp/qwen2.5-coder-0.5b-k16"}
-PORTFOLIO_BANKS=${PORTFOLIO_BANKS:-"gsm8k/gpt3-6b-175b gsm8k/mixtral-vs-gpt4 hh/alpacaeval-helpful lmsys/arena-bench-15 lmsys/arena-mixtral-vs-gpt4 math/pika-k50"}
+LORA_BANKS=${LORA_BANKS:-"gsm8k/mixtral-vs-gpt4 math/qwen25-math-8 math/qwen25-math-rm-8 lmsys/arena-mixtral-vs-gpt4 humaneval/codegen16b-k100 lmsys/arena-bench-15 humaneval/qwen2.5-coder-0.5b-k20 gsm8k/gpt3-6b-175b hh/alpacaeval-helpful mbpp/qwen2.5-coder-0.5b-k16 taco/qwen2.5-coder-1.5b-public-tests-pilot humaneval/qwen2.5-coder-0.5b-vs-1.5b gsm8k/qwen2.5-coder-0.5b-k16"}
+PORTFOLIO_BANKS=${PORTFOLIO_BANKS:-"gsm8k/gpt3-6b-175b gsm8k/mixtral-vs-gpt4 hh/alpacaeval-helpful humaneval/qwen2.5-coder-0.5b-vs-1.5b lmsys/arena-bench-15 lmsys/arena-mixtral-vs-gpt4 math/pika-k50"}
 LORA_PORTFOLIO_BANKS=${LORA_PORTFOLIO_BANKS:-""}
 portfolio_decoder_sets() {   # one line per decoder set to publish; an empty line: every decoder of the bank
   echo ""
