@@ -26,6 +26,23 @@ import numpy as np
 #: units sampled to bracket the allocation threshold (only affects speed, never the result)
 _SAMPLE_UNITS = 200_000
 
+#: Significant bits of a marginal that the greedy allocators compare (of 53): see :func:`quantize_marginals`.
+MARGINAL_BITS = 40
+
+
+def quantize_marginals(delta: np.ndarray) -> np.ndarray:
+    """``delta`` rounded to :data:`MARGINAL_BITS` significant bits (relative 1e-12), so ties are ties.
+
+    Two marginals that are equal in exact arithmetic (pass@b differences of different success
+    counts coincide; a BLAS product gives equal rows unequal last bits) come out equal or one
+    unit in the last place apart depending on the CPU's SIMD paths.  The greedy shares tied
+    units fractionally, so that last bit moved budget between queries and changed the
+    bootstrap intervals from one machine to the next.  Rounding is monotone (non-increasing
+    rows stay so), exact in IEEE arithmetic, and keeps 0, NaN and infinities.
+    """
+    mantissa, exponent = np.frexp(np.asarray(delta, dtype=np.float64))
+    return np.ldexp(np.round(np.ldexp(mantissa, MARGINAL_BITS)), exponent - MARGINAL_BITS)
+
 
 def allocate_uniform(n_queries: int, budget: float, caps: np.ndarray | None = None) -> np.ndarray:
     """Budget ``budget`` for every query, capped at ``caps`` (samples available)."""
@@ -109,12 +126,12 @@ def allocate_greedy(
 ) -> np.ndarray:
     """Online allocation: maximise sum_i q_i(b_i) s.t. sum_i b_i = total_budget (Eq. 5).
 
-    Units are taken in order of decreasing marginal reward; among equal marginals, lower
-    levels first (so equal rows get equal budgets) and the last tied level is shared
-    fractionally.  For non-increasing rows this is the exact optimum of the integer
-    program whenever ``total_budget`` is an integer, and of its natural fractional
-    relaxation otherwise.  For many budgets on the same marginals use
-    :class:`GreedyAllocator` (same result, the shared work done once).
+    Units are taken in order of decreasing marginal reward; among equal marginals (equal to
+    40 significant bits, :func:`quantize_marginals`), lower levels first (so equal rows get
+    equal budgets) and the last tied level is shared fractionally.  For non-increasing rows
+    this is the exact optimum of the integer program whenever ``total_budget`` is an integer,
+    and of its natural fractional relaxation otherwise.  For many budgets on the same
+    marginals use :class:`GreedyAllocator` (same result, the shared work done once).
 
     Parameters
     ----------
@@ -154,7 +171,7 @@ class GreedyAllocator:
 
     def __init__(self, delta: np.ndarray, caps: np.ndarray | None = None, *, min_budget: int = 0, seed: int = 0,
                  sort_units: bool = False) -> None:
-        delta = np.asarray(delta)
+        delta = quantize_marginals(delta)
         n_rows, n_cols = delta.shape
         caps = np.full(n_rows, n_cols, dtype=np.int64) if caps is None else np.minimum(caps, n_cols).astype(np.int64)
         self._n_rows, self._seed, self._sort_units = n_rows, seed, sort_units

@@ -22,6 +22,14 @@ import numpy as np
 
 LEVEL = 0.95
 
+#: Replicate differences within this of zero count as ties in :func:`sign_shares`.  A difference
+#: that is exactly zero in exact arithmetic (two methods that agree on a resample) comes out as
+#: +-1e-17 or 0 depending on the CPU's summation order (numpy's SIMD paths differ between
+#: AVX2 and AVX-512 machines), which would flip a replicate between "<= 0" and "> 0" and make a
+#: p-value differ across machines at the third decimal.  Every metric we test is a mean of
+#: rewards or a percentage, for which 1e-9 is far below any real difference.
+TIE_TOLERANCE = 1e-9
+
 
 def resample_counts(n: int, n_replicates: int, seed: int) -> np.ndarray:
     """How often each of ``n`` queries is drawn in each replicate: shape (n_replicates, n).
@@ -86,6 +94,16 @@ def percentile_interval(values: np.ndarray, n_replicates: int, seed: int,
         mean = values.mean(axis=0)
         return mean, mean
     return interval(bootstrap_means(values, n_replicates, seed), level)
+
+
+def sign_shares(differences: np.ndarray) -> tuple[float, float]:
+    """(share <= 0, share >= 0) of replicate ``differences``, ties (:data:`TIE_TOLERANCE`) in both.
+
+    NaN replicates must be removed by the caller.  Identical sides give (1.0, 1.0).
+    """
+    d = np.asarray(differences, dtype=float)
+    tie = np.abs(d) <= TIE_TOLERANCE
+    return float(((d < 0) | tie).mean()), float(((d > 0) | tie).mean())
 
 
 def finite_or_none(value: float) -> float | None:

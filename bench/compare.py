@@ -130,7 +130,7 @@ def _train_bank(result: dict[str, Any]) -> Any:
         return _bank(task, name, result["train_bank_sha256"], result.get("setting"))
 
 
-def _aligned(ids: np.ndarray, record: dict[str, Any], what: str) -> np.ndarray:
+def aligned_predictions(ids: np.ndarray, record: dict[str, Any], what: str) -> np.ndarray:
     """The stored predictions in the order of ``ids`` (the bank's order)."""
     position = {str(q): i for i, q in enumerate(record["query_ids"])}
     missing = [q for q in ids if str(q) not in position]
@@ -155,8 +155,8 @@ def rescore(result: dict[str, Any], n_bootstrap: int, seed: int, bank: str | Pat
     test = scored.problem.subset(scored.rows("test"))
     heldout = fit.problem.subset(fit.rows(held))
     train = fit.problem.subset(fit.rows("train"))
-    return score(test, heldout, train, _aligned(test.query_ids, result["predictions"]["test"], "test"),
-                 _aligned(heldout.query_ids, result["predictions"]["heldout"], held), result["budgets"],
+    return score(test, heldout, train, aligned_predictions(test.query_ids, result["predictions"]["test"], "test"),
+                 aligned_predictions(heldout.query_ids, result["predictions"]["heldout"], held), result["budgets"],
                  n_bins=result["offline"]["bins"], seed=seed, n_bootstrap=n_bootstrap,
                  reallocate=result.get("bootstrap_allocation") == "reallocated")
 

@@ -45,8 +45,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bench import estimators
+from bench.allocation import quantize_marginals
 from bench.bank import Bank
-from bench.bootstrap import bootstrap_means, finite_or_none, interval
+from bench.bootstrap import bootstrap_means, finite_or_none, interval, sign_shares
 from bench.errors import HardbenchError
 from bench.metrics import (
     apgr,
@@ -422,7 +423,7 @@ def _assemble_stacks(n_dec: int, k_max: int, start_option: np.ndarray, start_cos
     option = stack_opt[query, cols]
     cost = stack_c[query, cols] - stack_c[query, cols - 1]
     gain = stack_r[query, cols] - stack_r[query, cols - 1]
-    slope = gain / cost
+    slope = quantize_marginals(gain / cost)   # equal slopes tie on every CPU (see bench.allocation)
     same = np.zeros(query.size, dtype=bool)
     same[1:] = (query[1:] == query[:-1]) & (slope[1:] == slope[:-1])
     index = np.arange(query.size)
@@ -813,7 +814,7 @@ def portfolio_summary(curves: PortfolioCurves, test: PortfolioProblem, replicate
             d = rep_aiq[m] - rep_aiq[BASELINE]
             lo_, hi_ = np.quantile(d, [0.025, 0.975])
             diffs[m] = {"diff": aiq[m] - aiq[BASELINE], "ci_low": float(lo_), "ci_high": float(hi_),
-                        "p_le_0": float(np.mean(d <= 0))}
+                        "p_le_0": sign_shares(d)[0]}
         summary["aiq_vs_best_single"] = diffs
     else:
         summary["aiq_ci"] = {m: None for m in methods}

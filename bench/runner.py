@@ -178,8 +178,32 @@ def _predictions_record(ids: np.ndarray, values: np.ndarray, **where: str) -> di
     return {**where, "query_ids": [str(i) for i in ids], "values": np.asarray(values, dtype=np.float64).tolist()}
 
 
-def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()) -> tuple[Path, dict[str, Any]]:
-    """Score ``submission`` on ``task``'s bank and write the result file; return (path, result)."""
+def replayed_predictions(replay: dict[str, Any], heldout_ids: np.ndarray, test_ids: np.ndarray,
+                         fit_bank: str, scored_bank: str) -> tuple[np.ndarray, np.ndarray]:
+    """(held-out, test) predictions stored in a result, in the order of these queries.
+
+    ``bench compare``'s alignment (:func:`bench.compare.aligned_predictions`): every query must
+    have its stored prediction, and the records must name the banks they were made on.
+    """
+    from bench.compare import aligned_predictions
+
+    stored = replay.get("predictions") or {}
+    out = []
+    for part, ids, bank in (("heldout", heldout_ids, fit_bank), ("test", test_ids, scored_bank)):
+        record = stored.get(part)
+        if record is None or record.get("bank") != bank:
+            raise HardbenchError(f"the result has no stored {part} predictions for bank {bank!r} to score again")
+        out.append(aligned_predictions(ids, record, part))
+    return out[0], out[1]
+
+
+def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions(), *,
+                  replay: dict[str, Any] | None = None) -> tuple[Path, dict[str, Any]]:
+    """Score ``submission`` on ``task``'s bank and write the result file; return (path, result).
+
+    ``replay``: a result of this submission whose stored predictions are scored again instead of
+    running the submission (:func:`rescore_result`); its isolation record is kept.
+    """
     if options.bootstrap < 0:
         raise HardbenchError(f"--bootstrap {options.bootstrap}: give a number of replicates >= 0 (0: no intervals)")
     scored, choice = load_scoring_bank(options.bank, task, options)
@@ -206,14 +230,24 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
     else:
         test_view = unlabelled_view([(scored, held_mask | test_mask)], scored, features, options.seed)
     ran: dict[str, Any] = {}
-    predictions = run_submission(sub, train_view, test_view, timeout_s=options.timeout_s, bank_dir=scored.bank.path,
-                                 choice_slug=choice.slug, default_choice=choice.is_default,
-                                 allow_paths=options.allow_paths, report=ran)
-    if transfer:
-        heldout_pred, test_pred = predictions[:int(held_mask.sum())], predictions[int(held_mask.sum()):]
+    if replay is not None:
+        for key, loaded in (("bank_sha256", scored), ("train_bank_sha256", fit if transfer else None)):
+            if loaded is not None and replay.get(key) != loaded.bank.manifest_sha256:
+                raise HardbenchError(f"bank {loaded.bank.name!r} has changed since the result was made ({key} "
+                                     f"{str(replay.get(key))[:8]} -> {loaded.bank.manifest_sha256[:8]}): its "
+                                     "predictions may not be what the submission gives now; run it again")
+        heldout_pred, test_pred = replayed_predictions(replay, fit.problem.query_ids[held_mask],
+                                                       problem.query_ids[test_mask], fit.bank.name, scored.bank.name)
+        ran["isolation"] = replay["isolation"]
     else:
-        splits = problem.splits[held_mask | test_mask]
-        heldout_pred, test_pred = predictions[splits == held], predictions[splits == "test"]
+        predictions = run_submission(sub, train_view, test_view, timeout_s=options.timeout_s,
+                                     bank_dir=scored.bank.path, choice_slug=choice.slug,
+                                     default_choice=choice.is_default, allow_paths=options.allow_paths, report=ran)
+        if transfer:
+            heldout_pred, test_pred = predictions[:int(held_mask.sum())], predictions[int(held_mask.sum()):]
+        else:
+            splits = problem.splits[held_mask | test_mask]
+            heldout_pred, test_pred = predictions[splits == held], predictions[splits == "test"]
     for note in notes:
         warnings.warn(note, HardbenchWarning, stacklevel=2)
 
@@ -253,6 +287,41 @@ def run_benchmark(task: str, submission: str, options: RunOptions = RunOptions()
     path = write_result(result, result_path(task, bank.name, sub.name, options.out_dir, train_bank,
                                             None if choice.is_default else choice.slug))
     return path, result
+
+
+def rescore_result(path: Path, out_dir: Path | None = None, *, bank: str | None = None,
+                   train_bank: str | None = None, submission: str | None = None) -> tuple[Path, dict[str, Any]]:
+    """Score a result's stored predictions again with this harness's scoring; write it back.
+
+    For a change in scoring (allocators, bootstrap, summaries) that leaves every submission's
+    predictions as they are: the submission is not run again (lora-probe's CPU fine-tune takes
+    20 minutes a bank), so the predictions, and the isolation they ran under, are the committed
+    ones.  Everything the run was made with (bank, fitting bank, decoders, budgets, bins,
+    replicates, seed) is read from the result; the bank must still give the same queries.
+    ``out_dir`` (default: the results folder the file lies in) receives ``<task>/<bank>/<file>``;
+    ``bank`` / ``train_bank`` / ``submission`` (a name or folder) replace those named in the
+    result (the submission is loaded only for its name and kind, never run).
+    """
+    from bench.results import read_result
+
+    committed = read_result(path)
+    if committed.get("setting") == "portfolio":
+        raise HardbenchError(f"{path}: portfolio results keep no predictions; run the submission again "
+                             "(bench run --setting portfolio)")
+    choice: dict[str, Any] = {}
+    if "|dec:" in committed["signature"]:          # a non-default decoder choice (see results.signature)
+        decoders = committed["decoders"]
+        choice = ({"setting": "best_of_k", "decoder": decoders[0]} if committed["setting"] == "best_of_k"
+                  else {"setting": "routing", "weak": decoders[0], "strong": decoders[1]})
+    fitted_on = committed.get("train_bank")
+    train_bank = train_bank or (fitted_on.split("/", 1)[1] if fitted_on else None)
+    options = RunOptions(bank=bank or committed["bank"], budgets=committed["budgets"], bootstrap=committed["bootstrap"],
+                         seed=committed["seed"], n_bins=committed["offline"].get("bins_requested",
+                                                                                committed["offline"]["bins"]),
+                         train_bank=train_bank,
+                         reallocate_bootstrap=committed.get("bootstrap_allocation") == "reallocated",
+                         out_dir=out_dir or Path(path).resolve().parents[2], **choice)
+    return run_benchmark(committed["task"], submission or committed["submission"], options, replay=committed)
 
 
 # ----------------------------------------------------------------------------- portfolio (issue 9)

@@ -33,7 +33,7 @@ import numpy as np
 from bench import estimators
 from bench.allocation import GreedyAllocator, OfflineBinFitter, allocate_uniform
 from bench.bank import Bank, RewardMatrix
-from bench.bootstrap import interval, replicate_weights, split_replicates
+from bench.bootstrap import interval, replicate_weights, sign_shares, split_replicates
 from bench.errors import HardbenchError
 from bench.metrics import (
     apgr_rows,
@@ -492,7 +492,9 @@ def advantage_over_baseline(headline: dict[str, dict[str, np.ndarray]], tree: di
 def paired_summary(diffs: dict[str, dict[str, np.ndarray]], has_replicates: bool) -> dict[str, dict[str, dict]]:
     """``{"diff", "ci_low", "ci_high", "p_le_0"}`` per method and metric from replicate differences.
 
-    ``p_le_0`` is the share of replicates whose difference is <= 0 (undefined ones left out):
+    ``p_le_0`` is the share of replicates whose difference is <= 0 (undefined ones left out;
+    differences within :data:`bench.bootstrap.TIE_TOLERANCE` of 0 are ties, so that the share
+    does not depend on the CPU's float summation order):
     small values mean the first side is better on almost every resample.  ``p_ge_0`` is the
     mirror image (small: the second side is better), so identical sides give 1 and 1.
     """
@@ -503,10 +505,10 @@ def paired_summary(diffs: dict[str, dict[str, np.ndarray]], has_replicates: bool
             point, ci = split_replicates(values, has_replicates)
             defined = values[1:][~np.isnan(values[1:])]
             usable = has_replicates and defined.size > 0
+            p_le_0, p_ge_0 = sign_shares(defined) if usable else (None, None)
             out[method][name] = {"diff": point, "ci_low": None if ci is None else ci[0],
                                  "ci_high": None if ci is None else ci[1],
-                                 "p_le_0": float((defined <= 0).mean()) if usable else None,
-                                 "p_ge_0": float((defined >= 0).mean()) if usable else None}
+                                 "p_le_0": p_le_0, "p_ge_0": p_ge_0}
     return out
 
 

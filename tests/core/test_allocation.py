@@ -187,3 +187,27 @@ def test_offline_bin_count_follows_the_heldout_size():
 
     assert [offline_bin_count(n, 10) for n in (0, 7, 24, 99, 149, 1000)] == [1, 1, 2, 9, 10, 10]
     assert offline_bin_count(1000, 3) == 3
+
+
+def test_marginals_one_unit_in_the_last_place_apart_are_a_tie():
+    """Equal-in-exact-arithmetic marginals come out 1 ulp apart on some CPUs: they must share."""
+    close = np.array([[0.3], [np.nextafter(0.3, 1.0)], [0.1]])
+    assert close[0, 0] != close[1, 0]
+    np.testing.assert_array_equal(allocate_greedy(close, 1.0), [0.5, 0.5, 0.0])
+    # a real difference (1e-9 relative) is still a difference
+    apart = np.array([[0.3], [0.3 * (1 + 1e-9)], [0.1]])
+    np.testing.assert_array_equal(allocate_greedy(apart, 1.0), [0.0, 1.0, 0.0])
+
+
+def test_quantize_marginals_is_monotone_and_keeps_special_values():
+    from bench.allocation import MARGINAL_BITS, quantize_marginals
+
+    rng = np.random.default_rng(3)
+    x = np.sort(np.concatenate([rng.normal(0, 1, 5000), rng.normal(0, 1e-9, 500), [0.0, -0.0]]))
+    q = quantize_marginals(x)
+    assert (np.diff(q) >= 0).all()
+    assert np.abs(q - x).max() <= np.abs(x).max() * 2.0 ** -MARGINAL_BITS
+    np.testing.assert_array_equal(quantize_marginals(-x), -q)
+    special = quantize_marginals(np.array([np.nan, np.inf, -np.inf, 0.0, 1.0, 0.5]))
+    assert np.isnan(special[0])
+    np.testing.assert_array_equal(special[1:], [np.inf, -np.inf, 0.0, 1.0, 0.5])
