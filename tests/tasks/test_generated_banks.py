@@ -31,7 +31,7 @@ def _ids(bank_dir: Path) -> str:
 def test_the_generated_banks_are_found() -> None:
     names = {_ids(p) for p in GENERATED}
     assert {"humaneval/qwen2.5-coder-0.5b-k20", "humaneval/qwen2.5-coder-0.5b-vs-1.5b",
-            "mbpp/qwen2.5-coder-0.5b-k16"} <= names
+            "mbpp/qwen2.5-coder-0.5b-k16", "gsm8k/qwen2.5-coder-0.5b-k16"} <= names
 
 
 @pytest.mark.parametrize("bank_dir", GENERATED, ids=_ids)
