@@ -46,7 +46,8 @@ def physical_cores(sysfs: Path = Path("/sys/devices/system/cpu")) -> int:
     return max(1, len(cores))
 
 
-def _import_llama_cpp() -> Any:
+def import_llama_cpp() -> Any:
+    """The ``llama_cpp`` module, or a HardbenchError that says how to install it."""
     try:
         import llama_cpp
     except ImportError as err:
@@ -68,11 +69,12 @@ def amx_compiled(lib: Any) -> bool:
 
 
 @contextmanager
-def _default_model_params_without_extra_buffers(lib: Any) -> Iterator[None]:
+def default_model_params_without_extra_buffers(lib: Any) -> Iterator[None]:
     """While active, ``Llama(...)`` loads with ``use_extra_bufts = False`` (no AMX/repack buffers).
 
     ``Llama`` takes its model parameters from ``llama_model_default_params()`` and exposes no
-    argument for this field, so the default is swapped for the duration of the load only.
+    argument for this field, so the default is swapped while the block runs: for one load in
+    :func:`load_llama`, for the server's whole life in :mod:`bench.generate.llamacpp_server`.
     """
     import llama_cpp.llama as high_level
 
@@ -100,13 +102,13 @@ def load_llama(model_path: str, **kwargs: Any) -> tuple[Any, bool]:
     A llama.cpp build without AMX (``-DGGML_NATIVE=OFF`` with the AVX flags set by hand) would
     keep the repacked buffers; not tried here.
     """
-    lib = _import_llama_cpp()
+    lib = import_llama_cpp()
     if not amx_compiled(lib):
         return lib.Llama(model_path=model_path, **kwargs), False
     warnings.warn("this llama-cpp-python build uses Intel AMX, whose matrix multiply segfaults on "
                   "Q4_K_M models (llama.cpp issue 20824): loading the weights without extra buffer "
                   "types (no AMX or repacking; correct, somewhat slower)", stacklevel=2)
-    with _default_model_params_without_extra_buffers(lib):
+    with default_model_params_without_extra_buffers(lib):
         return lib.Llama(model_path=model_path, **kwargs), True
 
 
@@ -128,7 +130,7 @@ class LlamaCppBackend:
 
     def __init__(self, model_path: str, *, n_threads: int | None = None,
                  batch_queries: int | None = None) -> None:
-        self.lib = _import_llama_cpp()
+        self.lib = import_llama_cpp()
         self.model_path = model_path
         self.batch_queries = batch_queries or int(os.environ.get(BATCH_QUERIES_ENV, 0) or 1)
         if self.batch_queries < 1:

@@ -1,4 +1,4 @@
-"""The ``openai`` backend against a real llama.cpp server (``python -m llama_cpp.server``).
+"""The ``openai`` backend against a real llama.cpp server (``python -m bench.generate.llamacpp_server``).
 
 The test starts the server on 127.0.0.1 with the smallest registry model (SmolLM2-135M-Instruct)
 and generates a tiny GSM8K bank through it; a second part checks retries against a port where
@@ -40,13 +40,24 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _log_tail(path: Path, chars: int = 2000) -> str:
+    return path.read_text(errors="replace")[-chars:] if path.is_file() else ""
+
+
 @pytest.fixture(scope="module")
-def server() -> str:
+def server(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A llama.cpp server started the way docs/generate.md says (the AMX-safe wrapper).
+
+    Its output goes to a log whose tail is shown if it fails to start or dies during the tests
+    (a crash is otherwise only "connection refused" on the client side).
+    """
     model = resolve_model("smollm2-135m-instruct").location
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", model, "--host",
-                                "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--model_alias",
-                                "smollm2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "bench.generate.llamacpp_server", "--model", model,
+                                    "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+                                    "--model_alias", "smollm2"], stdout=sink, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 120
@@ -56,9 +67,13 @@ def server() -> str:
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("llama_cpp.server did not start")
+                    pytest.fail(f"the llama.cpp server did not start (exit code {process.poll()}):\n"
+                                f"{_log_tail(log)}")
                 time.sleep(0.5)
         yield url
+        if process.poll() is not None:
+            pytest.fail(f"the llama.cpp server died during the tests (exit code {process.returncode}):\n"
+                        f"{_log_tail(log)}")
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -97,3 +112,31 @@ def test_unreachable_server_is_retried_then_reported() -> None:
         backend.generate([Request("q", "hi", (1,))], params)
     backend.close()
     assert time.monotonic() - start < 10
+
+
+def test_the_server_wrapper_turns_extra_buffers_off_on_an_amx_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a build that reports AMX, the models the server loads get ``use_extra_bufts = False``.
+
+    The machine running the tests may have no AMX, so the build's answer is faked and the server
+    itself replaced by a stand-in that reads the parameters a ``Llama`` would be loaded with.
+    """
+    import llama_cpp
+    import llama_cpp.llama as high_level
+
+    from bench.generate import llamacpp_server
+
+    seen: list[tuple[str, list[str], bool]] = []
+
+    def fake_server(module: str, run_name: str, alter_sys: bool) -> None:
+        seen.append((module, sys.argv[1:], high_level.llama_cpp.llama_model_default_params().use_extra_bufts))
+
+    monkeypatch.setattr(llamacpp_server.runpy, "run_module", fake_server)
+    monkeypatch.setattr(sys, "argv", ["prog"])
+    monkeypatch.setattr(llamacpp_server, "amx_compiled", lambda lib: True)
+    with pytest.warns(UserWarning, match="AMX"):
+        llamacpp_server.main(["--model", "m.gguf"])
+    monkeypatch.setattr(llamacpp_server, "amx_compiled", lambda lib: False)
+    llamacpp_server.main(["--model", "n.gguf"])
+    assert seen == [("llama_cpp.server", ["--model", "m.gguf"], False),
+                    ("llama_cpp.server", ["--model", "n.gguf"], True)]
+    assert llama_cpp.llama_model_default_params().use_extra_bufts      # restored after the server stops

@@ -17,7 +17,7 @@ llama_cpp = pytest.importorskip("llama_cpp")
 
 from bench.generate.base import DecodingParams, Request  # noqa: E402
 from bench.generate.llamacpp import (  # noqa: E402
-    LlamaCppBackend, _default_model_params_without_extra_buffers, amx_compiled,
+    LlamaCppBackend, default_model_params_without_extra_buffers, amx_compiled,
 )
 from bench.generate.models import REGISTRY, ensure_registry_model  # noqa: E402
 
@@ -93,6 +93,6 @@ def test_amx_is_read_from_the_build_system_info() -> None:
 def test_extra_buffer_types_are_off_only_while_loading() -> None:
     high_level = llama_cpp.llama
     assert high_level.llama_cpp.llama_model_default_params().use_extra_bufts
-    with _default_model_params_without_extra_buffers(llama_cpp):
+    with default_model_params_without_extra_buffers(llama_cpp):
         assert not high_level.llama_cpp.llama_model_default_params().use_extra_bufts
     assert high_level.llama_cpp.llama_model_default_params().use_extra_bufts
