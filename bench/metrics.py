@@ -44,16 +44,43 @@ def _take(a: np.ndarray, index: np.ndarray) -> np.ndarray:
     return np.take_along_axis(a, index[:, None], axis=1)[:, 0]
 
 
+#: Grid (in reward units) to which a curve's values and the target are rounded before the curve is
+#: inverted: see :func:`reach_budget_rows`.
+CURVE_GRID = 1e-9
+
+
+def on_curve_grid(values: np.ndarray) -> np.ndarray:
+    """``values`` rounded to a multiple of :data:`CURVE_GRID` (NaN and infinities kept).
+
+    Curve means are sums over queries (a bootstrap replicate's are a matrix product), and their
+    last bits depend on the CPU's summation order (AVX2 vs AVX-512, the BLAS kernel): up to about
+    1e-12 on a bank of 12,500 queries.  Rounded to 1e-9, values that are equal in exact
+    arithmetic come out bitwise equal on every machine, unless one lies within that noise of a
+    rounding boundary (a chance of order 1e-5).  1e-9 is far below any reward's resolution
+    (binary rewards, 1-10 judge grades, reward-model scores) and below every printed digit.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.round(values / CURVE_GRID) * CURVE_GRID
+
+
 def reach_budget_rows(xs: np.ndarray, means: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Per row, the smallest x at which the piecewise-linear curve reaches ``targets`` (+inf if never).
 
     ``xs`` must be non-decreasing along each row.  If the first point already reaches the
     target its x is returned (no extrapolation below the grid).
+
+    The means and targets are compared and interpolated on :func:`on_curve_grid`.  Inverting a
+    curve is ill-conditioned where it is flat: when the target equals a curve point in exact
+    arithmetic (an oracle that reaches pass@n at a small budget, where pass@n is the baseline's
+    quality at its largest budget), float noise of 1e-16 decided whether that point "reached"
+    it, and the interpolated x moved by 1e-7 between CPUs (``math/pika-k50``'s committed
+    result, re-run on an AMD CPU).  On the grid such a tie is a tie everywhere: the point's x.
     """
-    means = np.atleast_2d(np.asarray(means, dtype=np.float64))
+    means = on_curve_grid(np.atleast_2d(means))
     xs = np.broadcast_to(np.asarray(xs, dtype=np.float64), means.shape)
-    targets = np.asarray(targets, dtype=np.float64).reshape(-1)
-    reached = means >= targets[:, None] - 1e-12
+    targets = on_curve_grid(np.asarray(targets, dtype=np.float64).reshape(-1))
+    reached = means >= targets[:, None]
     first = reached.argmax(axis=1)
     prev = np.maximum(first - 1, 0)
     b0, b1, m0, m1 = _take(xs, prev), _take(xs, first), _take(means, prev), _take(means, first)

@@ -23,6 +23,32 @@ def test_compute_saved_hand_checked_and_zero_for_identical_curves():
     assert all(s["saving_pct"] == 0 for s in metrics.compute_saved(budgets, budgets, flat, flat))
 
 
+def test_a_target_tied_with_a_curve_point_is_reached_there_whatever_the_float_noise():
+    """Summation-order noise (a few ulps, as between CPUs) must not move an inverted budget.
+
+    The oracle reaches the baseline's pass@n at a small budget: target == curve point in exact
+    arithmetic.  Before the curve grid, which side of the tie the noise fell on decided the
+    answer (7.9999985 on one CPU, 7.9999987 on another); now it is the point's x, bitwise.
+    """
+    rng = np.random.default_rng(0)
+    budgets = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    oracle = np.array([0.41, 0.58, 0.67, 0.7213, 0.7213])
+    answers = set()
+    for _ in range(200):
+        noisy = oracle * (1 + rng.integers(-8, 9, size=5) * np.finfo(float).eps)
+        target = 0.7213 * (1 + rng.integers(-8, 9) * np.finfo(float).eps)
+        answers.add(metrics.reach_budget_rows(budgets, noisy[None], np.array([target]))[0])
+    assert answers == {8.0}
+    # away from ties the grid changes nothing visible: 0.7 is reached at 4 + 4 * 0.03 / 0.0513
+    assert metrics.budget_to_reach(budgets, oracle, 0.7) == pytest.approx(4 + 4 * 0.03 / 0.0513, rel=1e-8)
+
+
+def test_the_curve_grid_keeps_nan_and_infinities():
+    grid = metrics.on_curve_grid(np.array([np.nan, np.inf, -np.inf, 0.1234567891234]))
+    assert np.isnan(grid[0]) and grid[1] == np.inf and grid[2] == -np.inf
+    assert grid[3] == pytest.approx(0.123456789, abs=1e-15)
+
+
 def test_area_between_curves_is_mean_difference():
     assert metrics.area_between_curves([0, 2], [0.5, 0.7], [0.5, 0.5]) == pytest.approx(0.1)
 
