@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from tabulate import tabulate
 
+from bench.bootstrap import TIE_TOLERANCE
 from bench.leaderboard.collect import CurvePoint, Group, Result
 from bench.leaderboard.paired import Paired, paired_comparison
 
@@ -437,8 +438,23 @@ def _mark(stat: Paired | None) -> str:
     if stat is None:
         return MISSING
     p = "" if stat.p_le_0 is None else f", p={stat.p_le_0:.3f}"
-    diff = f"{stat.diff:+.3f}"
-    return f"{stat.verdict} ({'+0.000' if diff == '-0.000' else diff}{p})"
+    return f"{stat.verdict} ({signed_difference(stat.diff)}{p})"
+
+
+def signed_difference(diff: float) -> str:
+    """A paired difference with its sign: 3 decimals, or 2 significant digits if those read 0.
+
+    A significant difference smaller than 0.0005 (5,000 test queries resolve that) would
+    otherwise read ``worse (+0.000, ...)``; a difference within the tie tolerance of 0 (float
+    noise of the same method on both sides) reads ``+0.000`` whatever its sign.
+
+    >>> signed_difference(0.0412), signed_difference(-0.00046256), signed_difference(-7e-19)
+    ('+0.041', '-0.00046', '+0.000')
+    """
+    if abs(diff) <= TIE_TOLERANCE:
+        return "+0.000"
+    text = f"{diff:+.3f}"
+    return f"{diff:+.2g}" if text in ("+0.000", "-0.000") else text
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from bench.leaderboard.tables import (
     render_csv,
     render_markdown,
     share_for_pgr,
+    signed_difference,
     table_markdown,
 )
 
@@ -181,3 +182,15 @@ def test_budget_missing_from_summary_shows_dash(tmp_path: Path) -> None:
     row = _row(table, "a").values
     assert row["saved_online_at_8"] is None and row["saved_offline_at_8"] is None
     assert row["saved_online_at_4"] is not None
+
+
+def test_a_significant_difference_never_reads_as_zero() -> None:
+    """math/pika-k50: logistic is significantly worse than mlp-probe by 0.00046 ABC; the mark read
+    ``worse (+0.000, p=0.999)``.  Float noise around an exact tie still reads +0.000."""
+    from bench.leaderboard.paired import Paired
+    from bench.leaderboard.tables import _mark
+
+    assert _mark(Paired(-0.00046256, -0.00073, -0.00018, 0.999)) == "worse (-0.00046, p=0.999)"
+    assert _mark(Paired(0.0412, 0.01, 0.07, 0.002)) == "better (+0.041, p=0.002)"
+    assert signed_difference(-7e-19) == signed_difference(6.9e-19) == signed_difference(0.0) == "+0.000"
+    assert signed_difference(-0.0005) == "-0.001" and signed_difference(0.00049) == "+0.00049"
