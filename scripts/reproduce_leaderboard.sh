@@ -3,8 +3,8 @@
 # then rebuild the leaderboard: results/*/*/*.json, results/LEADERBOARD.md, leaderboard.csv,
 # LEADERBOARD-portfolio.md, plots/ and site/.
 #
-# - lora-probe fine-tunes Gemma 3 270M on the CPU (about 20 minutes for a 1,319-query bank), so it
-#   runs only on the banks in LORA_BANKS (default: the ones the committed leaderboard has it on);
+# - lora-probe fine-tunes Gemma 3 270M on the CPU (about 20 minutes for a 1,319-query bank, an hour
+#   for math/pika-k50), so it runs only on the banks in LORA_BANKS (default: the ones the committed leaderboard has it on);
 #   SKIP_LORA=1 skips it everywhere.
 # - pika-linear-probe ships predictions for math/pika-k50 only.
 # - portfolio runs (several decoders with costs) on the banks in PORTFOLIO_BANKS (default: every bank
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup_venv.sh "all"
 export HF_HUB_OFFLINE=1
 subs=(constant prompt-length logistic mlp-probe)
-LORA_BANKS=${LORA_BANKS:-"gsm8k/mixtral-vs-gpt4 math/qwen25-math-8 math/qwen25-math-rm-8 lmsys/arena-mixtral-vs-gpt4 humaneval/codegen16b-k100 lmsys/arena-bench-15 humaneval/qwen2.5-coder-0.5b-k20 gsm8k/gpt3-6b-175b hh/alpacaeval-helpful mbpp/qwen2.5-coder-0.5b-k16 taco/qwen2.5-coder-1.5b-public-tests-pilot humaneval/qwen2.5-coder-0.5b-vs-1.5b gsm8k/qwen2.5-coder-0.5b-k16"}
+LORA_BANKS=${LORA_BANKS:-"gsm8k/mixtral-vs-gpt4 math/qwen25-math-8 math/qwen25-math-rm-8 lmsys/arena-mixtral-vs-gpt4 humaneval/codegen16b-k100 lmsys/arena-bench-15 humaneval/qwen2.5-coder-0.5b-k20 gsm8k/gpt3-6b-175b hh/alpacaeval-helpful mbpp/qwen2.5-coder-0.5b-k16 taco/qwen2.5-coder-1.5b-public-tests-pilot humaneval/qwen2.5-coder-0.5b-vs-1.5b gsm8k/qwen2.5-coder-0.5b-k16 math/pika-k50"}
 PORTFOLIO_BANKS=${PORTFOLIO_BANKS:-"gsm8k/gpt3-6b-175b gsm8k/mixtral-vs-gpt4 hh/alpacaeval-helpful humaneval/qwen2.5-coder-0.5b-vs-1.5b lmsys/arena-bench-15 lmsys/arena-mixtral-vs-gpt4 math/pika-k50"}
 LORA_PORTFOLIO_BANKS=${LORA_PORTFOLIO_BANKS:-""}
 portfolio_decoder_sets() {   # one line per decoder set to publish; an empty line: every decoder of the bank
