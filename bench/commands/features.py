@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 from bench.bank import resolve_bank_dir
-from bench.features.base import EXTRACTORS, make_extractor
+from bench.features.base import EXTRACTORS, LM_DTYPES, make_extractor
 from bench.features.compute import extract_features
 
 
@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=int, default=None,
                         help="token limit per prompt (default: minilm 256, right-truncated; "
                              "LMs 2048, left-truncated)")
+    parser.add_argument("--dtype", default="float32", choices=LM_DTYPES,
+                        help="LM extractors: compute in float32 (default) or bfloat16 (about 4x faster on a "
+                             "CPU with AVX512_BF16; rows agree with float32's to cosine 0.9999); stored as float32")
     parser.add_argument("--chat-template", action="store_true",
                         help="LM extractors: encode each prompt as a user turn of the model's chat template")
     parser.add_argument("--name", default=None,
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
         hf_logging.disable_progress_bar()  # also hide "Loading weights" / GGUF conversion bars
     extractor = make_extractor(args.extractor, device=args.device, chat_template=args.chat_template,
-                               max_tokens=args.max_tokens)
+                               max_tokens=args.max_tokens, dtype=args.dtype)
     result = extract_features(bank_dir, extractor, chunk_size=args.chunk_size, batch_size=args.batch_size,
                               name=args.name, overwrite=args.overwrite, progress=not args.no_progress)
     reused = f", {result.chunks_reused}/{result.chunks_total} chunks resumed" if result.chunks_reused else ""

@@ -134,8 +134,13 @@ def feature_name(spec: str, *, chat_template: bool = False) -> str:
     return f"{name}--chat" if chat_template else name
 
 
+#: Weight and activation types an LM extractor may compute in (``--dtype``); features are stored as
+#: float32 either way.
+LM_DTYPES = ("float32", "bfloat16")
+
+
 def make_extractor(spec: str, *, device: str = "cpu", chat_template: bool = False,
-                   max_tokens: int | None = None) -> FeatureExtractor:
+                   max_tokens: int | None = None, dtype: str = "float32") -> FeatureExtractor:
     """Build the extractor for ``spec`` (no model is loaded yet).
 
     Parameters
@@ -148,6 +153,10 @@ def make_extractor(spec: str, *, device: str = "cpu", chat_template: bool = Fals
         Wrap each prompt as one user turn of the model's chat template (LM extractors only).
     max_tokens : int or None
         Token limit per prompt; ``None`` keeps the extractor's default.
+    dtype : str
+        What an LM extractor computes in: ``float32`` (default) or ``bfloat16`` (4x faster on a
+        CPU with AVX512_BF16: Qwen2.5-Coder-0.5B, 5.3 against 1.3 prompts/s here; rows agree with
+        float32's to cosine 0.9999).  Recorded in the feature's producer.
     """
     family, argument = parse_spec(spec)
     module_name, _, class_name = EXTRACTORS[family].partition(":")
@@ -157,8 +166,13 @@ def make_extractor(spec: str, *, device: str = "cpu", chat_template: bool = Fals
         if max_tokens < 1:
             raise FeatureExtractionError(f"--max-tokens must be >= 1, got {max_tokens}")
         options["max_tokens"] = max_tokens
+    if dtype not in LM_DTYPES:
+        raise FeatureExtractionError(f"--dtype must be one of {list(LM_DTYPES)}, got {dtype!r}")
     if family in NEEDS_ARGUMENT:
-        return cls(model=argument, chat_template=chat_template, **options)
+        return cls(model=argument, chat_template=chat_template, dtype=dtype, **options)
+    if dtype != "float32":
+        raise FeatureExtractionError(f"extractor {spec!r} computes in float32 only (--dtype is for "
+                                     "lm-last-hidden)")
     if chat_template:
         raise FeatureExtractionError(f"extractor {spec!r} has no chat template option "
                                      "(it embeds the prompt text as is)")

@@ -40,14 +40,18 @@ class LastHiddenExtractor:
         prompt), as an instruction-tuned model would see it.  Errors if the model has none.
     max_tokens : int
         Tokens kept per prompt (left truncation keeps the end of the prompt).
+    dtype : str
+        ``float32`` (default) or ``bfloat16``: the type the weights and activations are computed
+        in (rows are returned as float32 either way).
     """
 
     def __init__(self, model: str, device: str = "cpu", chat_template: bool = False,
-                 max_tokens: int = 2048) -> None:
+                 max_tokens: int = 2048, dtype: str = "float32") -> None:
         self.model = model
         self.device = device
         self.chat_template = chat_template
         self.max_tokens = max_tokens
+        self.dtype = dtype
 
     @property
     def spec(self) -> str:
@@ -79,7 +83,7 @@ class LastHiddenExtractor:
         if self.chat_template and not getattr(tokenizer, "chat_template", None):
             raise FeatureExtractionError(f"model {self.model!r} has no chat template; run without "
                                          "--chat-template (the prompt is then encoded as is)")
-        model = load_pretrained(source, AutoModelForCausalLM, dtype=torch.float32)
+        model = load_pretrained(source, AutoModelForCausalLM, dtype=getattr(torch, self.dtype))
         self.tokenizer_ = tokenizer
         self.model_ = model.to(self.device).eval()
         self.forward_extra_ = ({"logits_to_keep": 1}
@@ -97,7 +101,7 @@ class LastHiddenExtractor:
             "position": "last non-padding token of the prompt",
             "max_tokens": self.max_tokens,
             "truncation": "left",
-            "dtype": "float32",
+            "dtype": self.dtype,   # computed in; the stored matrix is float32 either way
             "device": self.device,
             "versions": library_versions(),
         }

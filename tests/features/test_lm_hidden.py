@@ -150,3 +150,26 @@ def test_gemma3_270m_gguf_from_pypi() -> None:
     producer = gemma.producer()
     assert producer["model"]["id"] == "google/gemma-3-270m"
     assert producer["model"]["gguf_sha256"].startswith("a5fd3b62")
+
+
+def test_bfloat16_rows_are_float32_close_to_the_float32_ones_and_recorded(tiny_model_dir: Path) -> None:
+    """``--dtype bfloat16`` computes in bf16 (the model's parameters are bf16), returns float32 rows
+    within bf16 rounding of the float32 computation, and says so in its producer."""
+    import torch
+
+    questions = gsm8k_questions(6)
+    exact = LastHiddenExtractor(model=str(tiny_model_dir))
+    fast = make_extractor(f"lm-last-hidden:{tiny_model_dir}", dtype="bfloat16")
+    rows, reference = fast.encode(questions), exact.encode(questions)
+    assert next(fast.model_.parameters()).dtype == torch.bfloat16
+    assert rows.dtype == np.float32 and rows.shape == reference.shape
+    cosine = (rows * reference).sum(1) / np.linalg.norm(rows, axis=1) / np.linalg.norm(reference, axis=1)
+    assert cosine.min() > 0.99 and not np.array_equal(rows, reference)
+    assert fast.producer()["dtype"] == "bfloat16" and exact.producer()["dtype"] == "float32"
+
+
+def test_dtype_is_checked_and_only_for_lm_extractors() -> None:
+    with pytest.raises(FeatureExtractionError, match="--dtype must be one of"):
+        make_extractor("lm-last-hidden:gemma3-270m", dtype="float16")
+    with pytest.raises(FeatureExtractionError, match="float32 only"):
+        make_extractor("minilm", dtype="bfloat16")
