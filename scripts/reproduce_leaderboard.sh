@@ -4,7 +4,8 @@
 # LEADERBOARD-portfolio.md, plots/ and site/.
 #
 # - lora-probe fine-tunes Gemma 3 270M on the CPU (about 20 minutes for a 1,319-query bank, an hour
-#   for math/pika-k50), so it runs only on the banks in LORA_BANKS (default: the ones the committed leaderboard has it on);
+#   for math/pika-k50), so it runs only on the banks in LORA_BANKS (default: the ones the committed
+#   leaderboard has it on);
 #   SKIP_LORA=1 skips it everywhere.
 # - pika-linear-probe ships predictions for math/pika-k50 only.
 # - portfolio runs (several decoders with costs) on the banks in PORTFOLIO_BANKS (default: every bank

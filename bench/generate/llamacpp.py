@@ -92,6 +92,25 @@ def default_model_params_without_extra_buffers(lib: Any) -> Iterator[None]:
         high_level.llama_cpp.llama_model_default_params = original
 
 
+@contextmanager
+def amx_safe_loading(lib: Any, what: str) -> Iterator[bool]:
+    """While active, ``Llama(...)`` loads safely on this build; yields whether extra buffers are off.
+
+    On an AMX build (:func:`amx_compiled`) it warns once, naming ``what`` is loaded that way, and
+    turns extra buffer types off (:func:`default_model_params_without_extra_buffers`); on any
+    other build it changes nothing.  :func:`load_llama` wraps one load in it, the server of
+    :mod:`bench.generate.llamacpp_server` its whole life.
+    """
+    if not amx_compiled(lib):
+        yield False
+        return
+    warnings.warn("this llama-cpp-python build uses Intel AMX, whose matrix multiply segfaults on "
+                  f"Q4_K_M models (llama.cpp issue 20824): {what} without extra buffer types (no AMX "
+                  "or repacking; correct, somewhat slower)", stacklevel=4)
+    with default_model_params_without_extra_buffers(lib):
+        yield True
+
+
 def load_llama(model_path: str, **kwargs: Any) -> tuple[Any, bool]:
     """``llama_cpp.Llama(model_path, **kwargs)``, made safe on builds that would use AMX.
 
@@ -103,13 +122,8 @@ def load_llama(model_path: str, **kwargs: Any) -> tuple[Any, bool]:
     keep the repacked buffers; not tried here.
     """
     lib = import_llama_cpp()
-    if not amx_compiled(lib):
-        return lib.Llama(model_path=model_path, **kwargs), False
-    warnings.warn("this llama-cpp-python build uses Intel AMX, whose matrix multiply segfaults on "
-                  "Q4_K_M models (llama.cpp issue 20824): loading the weights without extra buffer "
-                  "types (no AMX or repacking; correct, somewhat slower)", stacklevel=2)
-    with default_model_params_without_extra_buffers(lib):
-        return lib.Llama(model_path=model_path, **kwargs), True
+    with amx_safe_loading(lib, "loading the weights") as extra_buffers_off:
+        return lib.Llama(model_path=model_path, **kwargs), extra_buffers_off
 
 
 #: environment variable: prompts decoded together per batch (default 1).

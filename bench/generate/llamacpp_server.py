@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import runpy
 import sys
-import warnings
 from collections.abc import Sequence
 
-from bench.generate.llamacpp import amx_compiled, default_model_params_without_extra_buffers, import_llama_cpp
+from bench.generate.llamacpp import amx_safe_loading, import_llama_cpp
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -28,13 +27,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     lib = import_llama_cpp()
     if argv is not None:
         sys.argv = [sys.argv[0], *argv]
-    if not amx_compiled(lib):
-        runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
-        return
-    warnings.warn("this llama-cpp-python build uses Intel AMX, whose matrix multiply segfaults on "
-                  "Q4_K_M models (llama.cpp issue 20824): the server loads its models without extra "
-                  "buffer types (no AMX or repacking; correct, somewhat slower)", stacklevel=1)
-    with default_model_params_without_extra_buffers(lib):
+    with amx_safe_loading(lib, "the server loads its models"):
         runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 
 

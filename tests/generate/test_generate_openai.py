@@ -123,7 +123,7 @@ def test_the_server_wrapper_turns_extra_buffers_off_on_an_amx_build(monkeypatch:
     import llama_cpp
     import llama_cpp.llama as high_level
 
-    from bench.generate import llamacpp_server
+    from bench.generate import llamacpp, llamacpp_server
 
     seen: list[tuple[str, list[str], bool]] = []
 
@@ -132,10 +132,10 @@ def test_the_server_wrapper_turns_extra_buffers_off_on_an_amx_build(monkeypatch:
 
     monkeypatch.setattr(llamacpp_server.runpy, "run_module", fake_server)
     monkeypatch.setattr(sys, "argv", ["prog"])
-    monkeypatch.setattr(llamacpp_server, "amx_compiled", lambda lib: True)
+    monkeypatch.setattr(llamacpp, "amx_compiled", lambda lib: True)
     with pytest.warns(UserWarning, match="AMX"):
         llamacpp_server.main(["--model", "m.gguf"])
-    monkeypatch.setattr(llamacpp_server, "amx_compiled", lambda lib: False)
+    monkeypatch.setattr(llamacpp, "amx_compiled", lambda lib: False)
     llamacpp_server.main(["--model", "n.gguf"])
     assert seen == [("llama_cpp.server", ["--model", "m.gguf"], False),
                     ("llama_cpp.server", ["--model", "n.gguf"], True)]
