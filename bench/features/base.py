@@ -154,9 +154,10 @@ def make_extractor(spec: str, *, device: str = "cpu", chat_template: bool = Fals
     max_tokens : int or None
         Token limit per prompt; ``None`` keeps the extractor's default.
     dtype : str
-        What an LM extractor computes in: ``float32`` (default) or ``bfloat16`` (4x faster on a
-        CPU with AVX512_BF16: Qwen2.5-Coder-0.5B, 5.3 against 1.3 prompts/s here; rows agree with
-        float32's to cosine 0.9999).  Recorded in the feature's producer.
+        What an LM extractor computes in: ``float32`` (default) or ``bfloat16`` (3.4x faster on
+        a CPU with AVX512_BF16: Qwen2.5-Coder-0.5B, 4.25 against 1.25 prompts/s here, rows within
+        cosine 0.9999 of float32's; ``scripts/bench_features_dtype.py``).  Recorded in the
+        feature's producer.
     """
     family, argument = parse_spec(spec)
     module_name, _, class_name = EXTRACTORS[family].partition(":")
