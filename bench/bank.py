@@ -16,6 +16,12 @@ invariant to the order of a query's samples, so this loses nothing they use and 
 16-decoder x 12,500-query x 50-sample binary bank in 200k rows instead of 10 M.  Both
 formats load into the same :class:`RewardMatrix` (v2 rows hold the samples sorted ascending).
 
+Feature files follow their own version, the manifest's optional ``features_format``: absent (or
+``hardbench-features/1``) means every ``features/<name>.npy`` is float32; ``hardbench-features/2``
+means each feature's entry names its ``storage``, ``float32`` or ``float16`` (half the bytes for
+the large hidden-state matrices), and the npy has that dtype.  :meth:`Bank.features` returns
+float32 either way, so code past this module never sees the storage dtype.
+
 A (query, decoder) pair without samples is *missing*, not zero: banks may be ragged per
 query and decoder; only a query with no sample of any decoder is an error.
 
@@ -49,7 +55,17 @@ BANK_FORMATS = (BANK_FORMAT, BANK_FORMAT_V2)
 SAMPLES_FILE = {BANK_FORMAT: "rewards.parquet", BANK_FORMAT_V2: "counts.parquet"}
 SETTINGS = ("best_of_k", "routing")
 REWARD_KINDS = ("binary", "real")
+#: feature files: every matrix float32 (the default when the manifest names no features_format)
+FEATURES_FORMAT = "hardbench-features/1"
+#: feature files: each matrix's dtype is its manifest entry's ``storage`` (see the module docstring)
+FEATURES_FORMAT_V2 = "hardbench-features/2"
+FEATURES_FORMATS = (FEATURES_FORMAT, FEATURES_FORMAT_V2)
+#: the dtypes a v2 feature may be stored in; :meth:`Bank.features` always returns float32
+FEATURE_STORAGE = ("float32", "float16")
 SPLITS = ("train", "val", "test")
+#: manifest keys that describe a bank's files rather than its samples: a bank built from another
+#: (merged, re-scored) drops them, and writing it fills them in again
+FILE_MANIFEST_KEYS = ("files", "features", "features_format", "format")
 MANIFEST_REQUIRED = ("format", "task", "name", "setting", "reward", "decoders", "provenance",
                      "license", "files")
 
@@ -143,11 +159,16 @@ class Bank:
         return self._matrices[decoder]
 
     def features(self, name: str) -> np.ndarray:
-        """Load ``features/<name>.npy`` (float32, one row per query)."""
+        """Load ``features/<name>.npy`` as float32, one row per query (a float16 file is cast:
+        exactly, every float16 value is a float32 value)."""
         if name not in self.manifest.get("features", {}):
             raise UnknownNameError(f"bank {self.name!r} has no features {name!r}; "
                                    f"available: {self.feature_names}")
-        return np.load(self.path / "features" / f"{name}.npy")
+        return np.load(self.path / "features" / f"{name}.npy").astype(np.float32, copy=False)
+
+    def feature_storage(self, name: str) -> str:
+        """The dtype ``features/<name>.npy`` is stored in on disk: ``float32`` or ``float16``."""
+        return feature_storage(self.manifest, name)
 
 
 def _pad_rewards(query_ids: pd.Series, rewards: pd.DataFrame, decoder: str) -> RewardMatrix:
@@ -435,18 +456,34 @@ def validate_counts(path: Path, counts: pd.DataFrame, queries: pd.DataFrame,
     _require_some_samples(path, counts, queries)
 
 
+def feature_storage(manifest: Mapping[str, Any], name: str) -> str:
+    """The on-disk dtype of feature ``name``: its entry's ``storage`` under features format 2,
+    float32 under format 1 (where every feature is float32)."""
+    if manifest.get("features_format", FEATURES_FORMAT) == FEATURES_FORMAT:
+        return "float32"
+    return str(manifest["features"][name].get("storage"))
+
+
 def _validate_features(directory: Path, manifest: Mapping[str, Any], n_queries: int) -> None:
     features = manifest.get("features", {})
+    where = directory / "manifest.json"
     if not isinstance(features, dict):
-        raise BankFormatError(f"{directory / 'manifest.json'}: features must be an object")
+        raise BankFormatError(f"{where}: features must be an object")
+    fmt = manifest.get("features_format", FEATURES_FORMAT)
+    if fmt not in FEATURES_FORMATS:
+        raise BankFormatError(f"{where}: unsupported features_format {fmt!r}; this hardbench reads "
+                              f"{' and '.join(map(repr, FEATURES_FORMATS))}")
     for name in features:
         rel = f"features/{name}.npy"
         if rel not in manifest["files"]:
-            raise BankFormatError(f"{directory / 'manifest.json'}: feature {name!r} has no "
-                                  f"checksum entry {rel!r} in files")
+            raise BankFormatError(f"{where}: feature {name!r} has no checksum entry {rel!r} in files")
+        storage = feature_storage(manifest, name)
+        if storage not in FEATURE_STORAGE:
+            raise BankFormatError(f"{where}: feature {name!r} must name its storage, one of "
+                                  f"{list(FEATURE_STORAGE)} (features_format {fmt!r}); got {storage!r}")
         array = np.load(directory / rel, mmap_mode="r")
-        if array.dtype != np.float32 or array.ndim != 2 or array.shape[0] != n_queries:
-            raise BankFormatError(f"{directory / rel}: expected float32 of shape ({n_queries}, d), "
+        if array.dtype != np.dtype(storage) or array.ndim != 2 or array.shape[0] != n_queries:
+            raise BankFormatError(f"{directory / rel}: expected {storage} of shape ({n_queries}, d), "
                                   f"got {array.dtype} {array.shape}")
 
 
@@ -557,31 +594,49 @@ def _features_to_keep(directory: Path, manifest: dict[str, Any], queries_sha256:
         return {}
     kept = {k: v for k, v in old.get("files", {}).items()
             if k.startswith("features/") and (directory / k).is_file()}
+    old_v2 = old.get("features_format", FEATURES_FORMAT) == FEATURES_FORMAT_V2
     for rel in kept:
         name = rel[len("features/"):-len(".npy")]
         if name in old.get("features", {}):
-            manifest["features"].setdefault(name, old["features"][name])
+            entry = manifest["features"].setdefault(name, old["features"][name])
+            if old_v2:   # the kept file is stored as the old manifest says
+                entry["storage"] = old["features"][name].get("storage")
+    if old_v2 and kept:
+        manifest["features_format"] = FEATURES_FORMAT_V2
+        for entry in manifest["features"].values():
+            entry.setdefault("storage", "float32")
     manifest["features"] = dict(sorted(manifest["features"].items()))
     return kept
 
 
-def write_features(bank_dir: Path, name: str, matrix: np.ndarray, producer: Mapping[str, Any]) -> Path:
+def write_features(bank_dir: Path, name: str, matrix: np.ndarray, producer: Mapping[str, Any], *,
+                   storage: str = "float32") -> Path:
     """Add ``features/<name>.npy`` to a bank and record it in the manifest.
 
-    ``matrix`` must have one float row per query, in ``queries.parquet`` order; it is stored
-    as float32.  ``producer`` (model, extractor, options, ...) is recorded under
-    ``manifest["features"][name]`` and the ``files`` checksums are rewritten.
+    ``matrix`` must have one finite float row per query, in ``queries.parquet`` order.  It is
+    stored as ``storage``: float32, or float16 for half the bytes (relative rounding at most
+    2**-11 in float16's normal range, below a bfloat16 forward pass's own 2**-8; values beyond
+    +-65504 are refused).  ``producer`` (model, extractor, options, ...) is recorded under
+    ``manifest["features"][name]`` and the ``files`` checksums are rewritten.  A float16
+    feature moves the bank to features format 2 (see the module docstring); float32 features
+    of a format-1 bank leave it at format 1, byte for byte as before.
     """
     bank_dir = Path(bank_dir)
     if not name or "/" in name or name.startswith(".") or ":" in name:
         raise BankFormatError(f"feature name {name!r} is not a safe file name")
+    if storage not in FEATURE_STORAGE:
+        raise BankFormatError(f"features {name!r}: storage {storage!r} is not one of {list(FEATURE_STORAGE)}")
     n_queries = len(read_queries(bank_dir))
     array = np.asarray(matrix)
     if array.ndim != 2 or array.shape[0] != n_queries:
         raise BankFormatError(f"features {name!r}: expected shape ({n_queries}, d), got {array.shape}")
-    array = array.astype(np.float32)
     if not np.isfinite(array).all():
         raise BankFormatError(f"features {name!r}: contains NaN or infinite values")
+    with np.errstate(over="ignore"):
+        array = array.astype(storage)
+    if not np.isfinite(array).all():
+        raise BankFormatError(f"features {name!r}: values beyond {storage}'s range "
+                              f"(|x| > {float(np.finfo(storage).max):g}); store them as float32")
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     data = buffer.getvalue()
@@ -590,12 +645,35 @@ def write_features(bank_dir: Path, name: str, matrix: np.ndarray, producer: Mapp
     with _manifest_lock(bank_dir):   # two writers on one bank must not lose each other's entry
         manifest = read_manifest(bank_dir)
         atomic_write_bytes(bank_dir / rel, data)
-        manifest.setdefault("features", {})[name] = dict(producer) | {"dim": int(array.shape[1])}
+        entry = {k: v for k, v in producer.items() if k != "storage"} | {"dim": int(array.shape[1])}
+        _record_storage(manifest, entry, storage)
+        manifest.setdefault("features", {})[name] = entry
         manifest["features"] = dict(sorted(manifest["features"].items()))
         manifest["files"][rel] = hashlib.sha256(data).hexdigest()
         manifest["files"] = dict(sorted(manifest["files"].items()))
         atomic_write_json(bank_dir / "manifest.json", manifest)
     return bank_dir / rel
+
+
+def _record_storage(manifest: dict[str, Any], entry: dict[str, Any], storage: str) -> None:
+    """Record a new feature entry's storage: nothing for float32 under features format 1; else
+    the bank is (or moves to) format 2, where every entry names its storage (the existing ones,
+    all float32 under format 1, get ``"storage": "float32"``)."""
+    if storage == "float32" and manifest.get("features_format", FEATURES_FORMAT) == FEATURES_FORMAT:
+        return
+    if manifest.get("features_format", FEATURES_FORMAT) == FEATURES_FORMAT:
+        for other in manifest.get("features", {}).values():
+            other.setdefault("storage", "float32")
+    manifest["features_format"] = FEATURES_FORMAT_V2
+    entry["storage"] = storage
+
+
+def recast_features(bank_dir: Path, name: str, storage: str) -> Path:
+    """Store a bank's feature ``name`` in another dtype (e.g. float32 -> float16), keeping its
+    producer record: the values are the stored ones, rounded, not recomputed."""
+    bank = load_bank(bank_dir)
+    producer = {k: v for k, v in bank.manifest["features"].get(name, {}).items() if k != "dim"}
+    return write_features(bank_dir, name, bank.features(name), producer, storage=storage)
 
 
 @contextmanager

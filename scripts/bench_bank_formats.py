@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.bank import load_bank, save_bank, save_counts_bank  # noqa: E402
+from bench.bank import FILE_MANIFEST_KEYS, load_bank, save_bank, save_counts_bank  # noqa: E402
 from bench.scoring import choose_decoders, problem_from_bank  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def main() -> None:
     decoders = [source.default_decoder] + [d for d in source.decoders if d != source.default_decoder]
     decoders = decoders[: args.decoders]
     counts = source.counts[source.counts["decoder"].isin(decoders)]
-    manifest = {k: v for k, v in source.manifest.items() if k not in ("files", "features", "format")}
+    manifest = {k: v for k, v in source.manifest.items() if k not in FILE_MANIFEST_KEYS}
     manifest = manifest | {"decoders": decoders, "cost": {d: manifest["cost"][d] for d in decoders}}
     manifest.pop("default_routing")    # its pair may not be among the decoders kept
     rewards = long_rewards(counts)

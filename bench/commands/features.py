@@ -7,14 +7,17 @@ Examples::
     bench features --bank path/to/bank --extractor lm-last-hidden:google/gemma-3-1b-it \\
         --chat-template --device cuda --batch-size 64
 
+    bench features --task math --bank pika-k50 --recast lm-last-hidden--gemma3-270m --storage float16
+
 An interrupted run resumes from its last finished chunk when rerun with the same arguments.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from bench.bank import resolve_bank_dir
+from bench.bank import FEATURE_STORAGE, load_bank, recast_features, resolve_bank_dir
 from bench.features.base import EXTRACTORS, LM_DTYPES, make_extractor
 from bench.features.compute import extract_features
 
@@ -24,9 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bank", required=True,
                         help="bank folder, or a bank name of --task (under tasks/<task>/banks/)")
     parser.add_argument("--task", default=None, help="task whose bank --bank names")
-    parser.add_argument("--extractor", required=True, metavar="SPEC",
-                        help=f"one of {sorted(EXTRACTORS)}; lm-last-hidden takes a model: "
-                             "lm-last-hidden:gemma3-270m (PyPI GGUF), a local path, or a hub id")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--extractor", metavar="SPEC",
+                      help=f"one of {sorted(EXTRACTORS)}; lm-last-hidden takes a model: "
+                           "lm-last-hidden:gemma3-270m (PyPI GGUF), a local path, or a hub id")
+    what.add_argument("--recast", nargs="+", metavar="NAME",
+                      help="instead of computing: store these features of the bank as --storage "
+                           "(values rounded, producer record kept)")
     parser.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, ...")
     parser.add_argument("--batch-size", type=int, default=16, help="prompts per forward pass (default 16)")
     parser.add_argument("--chunk-size", type=int, default=256,
@@ -36,7 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "LMs 2048, left-truncated)")
     parser.add_argument("--dtype", default="float32", choices=LM_DTYPES,
                         help="LM extractors: compute in float32 (default) or bfloat16 (about 3.4x faster on a "
-                             "CPU with AVX512_BF16; rows agree with float32's to cosine 0.9999); stored as float32")
+                             "CPU with AVX512_BF16; rows agree with float32's to cosine 0.9999); stored as --storage says")
+    parser.add_argument("--storage", default="float32", choices=FEATURE_STORAGE,
+                        help="dtype written to the bank: float32 (default) or float16 (half the bytes, "
+                             "values within 2**-11 relative; read back as float32)")
     parser.add_argument("--chat-template", action="store_true",
                         help="LM extractors: encode each prompt as a user turn of the model's chat template")
     parser.add_argument("--name", default=None,
@@ -48,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Compute the features, write them into the bank, print the name written."""
     bank_dir = resolve_bank_dir(args.bank, args.task)
+    if args.recast:
+        return _recast(bank_dir, args.recast, args.storage)
     if args.no_progress:
         from transformers.utils import logging as hf_logging
 
@@ -55,7 +67,18 @@ def run(args: argparse.Namespace) -> int:
     extractor = make_extractor(args.extractor, device=args.device, chat_template=args.chat_template,
                                max_tokens=args.max_tokens, dtype=args.dtype)
     result = extract_features(bank_dir, extractor, chunk_size=args.chunk_size, batch_size=args.batch_size,
-                              name=args.name, overwrite=args.overwrite, progress=not args.no_progress)
+                              name=args.name, overwrite=args.overwrite, progress=not args.no_progress,
+                              storage=args.storage)
     reused = f", {result.chunks_reused}/{result.chunks_total} chunks resumed" if result.chunks_reused else ""
-    print(f"{result.name}: {result.shape[0]} x {result.shape[1]} float32 -> {result.path}{reused}")
+    print(f"{result.name}: {result.shape[0]} x {result.shape[1]} {args.storage} -> {result.path}{reused}")
+    return 0
+
+
+def _recast(bank_dir: Path, names: list[str], storage: str) -> int:
+    """``--recast``: rewrite existing features in another storage dtype, one line per feature."""
+    for name in names:
+        before = load_bank(bank_dir).features(name).nbytes   # checks the name; float32 bytes
+        path = recast_features(bank_dir, name, storage)
+        print(f"{name}: {storage} -> {path} ({before / 2**20:.1f} MiB as float32, "
+              f"{path.stat().st_size / 2**20:.1f} MiB on disk)")
     return 0

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.bank import Bank, load_bank
+from bench.bank import FILE_MANIFEST_KEYS, Bank, load_bank
 from bench.generate.pipeline import GenerateError, check_out_folder, mean_tokens_cost
 
 HELP = "join banks generated in shards (checksums checked, duplicates refused)"
@@ -104,7 +104,7 @@ def merge_banks(directories: list[Path], out: Path) -> Path:
     missing = [str(b.path) for b in banks if not (b.path / "responses.parquet").is_file()]
     queries = pd.concat([b.queries for b in banks], ignore_index=True)
     rewards = pd.concat([b.rewards for b in banks], ignore_index=True)
-    manifest = {k: v for k, v in first.manifest.items() if k not in ("files", "features", "format")}
+    manifest = {k: v for k, v in first.manifest.items() if k not in FILE_MANIFEST_KEYS}
     manifest["name"] = Path(out).name
     provenance = dict(manifest.get("provenance", {}))
     provenance["merged_from"] = [_shard_record(b) for b in banks]
@@ -189,7 +189,7 @@ def join_decoders(directories: list[Path], out: Path, *, setting: str = "routing
     if (Path(out) / "manifest.json").exists() or any(Path(d).resolve() == Path(out).resolve() for d in directories):
         raise GenerateError(f"--out {out}: choose a new folder")
     rewards = pd.concat([b.rewards for b in banks], ignore_index=True)
-    manifest = {k: v for k, v in first.manifest.items() if k not in ("files", "features", "format")}
+    manifest = {k: v for k, v in first.manifest.items() if k not in FILE_MANIFEST_KEYS}
     manifest.update(name=Path(out).name, setting=setting, decoders=names, default_decoder=names[0])
     if setting == "routing":
         manifest["default_routing"] = names[:2]

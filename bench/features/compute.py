@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.bank import read_manifest, read_queries, write_features
+from bench.bank import FEATURE_STORAGE, read_manifest, read_queries, write_features
 from bench.features.base import FeatureExtractionError, FeatureExtractor
 from bench.fileio import atomic_write_bytes, atomic_write_json, sha256_file
 
@@ -116,7 +116,7 @@ def _remove_partial(bank_dir: Path, folder: Path) -> None:
 
 def extract_features(bank_dir: Path, extractor: FeatureExtractor, *, chunk_size: int = 256,
                      batch_size: int = 16, name: str | None = None, overwrite: bool = False,
-                     progress: bool = True,
+                     progress: bool = True, storage: str = "float32",
                      after_chunk: Callable[[int], None] | None = None) -> FeatureRun:
     """Encode every prompt of a bank with ``extractor`` and add the matrix to the bank.
 
@@ -136,6 +136,10 @@ def extract_features(bank_dir: Path, extractor: FeatureExtractor, *, chunk_size:
         Replace a feature of the same name already in the bank (otherwise that is an error).
     progress : bool
         Show a tqdm progress bar (prompts done) on stderr.
+    storage : str
+        The dtype written to the bank: ``float32``, or ``float16`` for half the bytes (see
+        :func:`bench.bank.write_features`).  Chunks are float32 either way, so it does not
+        change what a resumed run reuses.
     after_chunk : callable or None
         Called with the chunk index after each newly computed chunk is saved (a hook for
         monitoring; the tests use it to simulate an interruption).
@@ -147,6 +151,8 @@ def extract_features(bank_dir: Path, extractor: FeatureExtractor, *, chunk_size:
     from tqdm import tqdm
 
     bank_dir = Path(bank_dir)
+    if storage not in FEATURE_STORAGE:   # refused before hours of encoding, not after
+        raise FeatureExtractionError(f"storage {storage!r} is not one of {list(FEATURE_STORAGE)}")
     if chunk_size < 1 or batch_size < 1:
         raise FeatureExtractionError(f"chunk size and batch size must be >= 1, got {chunk_size} "
                                      f"and {batch_size}")
@@ -183,7 +189,7 @@ def extract_features(bank_dir: Path, extractor: FeatureExtractor, *, chunk_size:
                 after_chunk(c)
     matrix = (np.concatenate([chunk for chunk in chunks if chunk is not None]) if chunks
               else np.zeros((0, 0), dtype=np.float32))
-    path = write_features(bank_dir, name, matrix, state["producer"])
+    path = write_features(bank_dir, name, matrix, state["producer"], storage=storage)
     _remove_partial(bank_dir, folder)
     return FeatureRun(name=name, path=path, shape=(int(matrix.shape[0]), int(matrix.shape[1])),
                       chunks_total=n_chunks, chunks_reused=reused)

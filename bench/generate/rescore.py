@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.bank import Bank, load_bank, write_features
+from bench.bank import FILE_MANIFEST_KEYS, Bank, load_bank, write_features
 from bench.errors import HardbenchError
 from bench.generate.pipeline import GenerateError, score_responses, verifier_provenance, write_bank
 from bench.tasks import TaskConfig, load_task
@@ -49,7 +49,7 @@ def rescore_bank(bank: Bank, task: TaskConfig, out: Path, *, workers: int = 1,
     old = bank.rewards.set_index(["query_id", "decoder", "sample"])["reward"]
     new = scored.set_index(["query_id", "decoder", "sample"])["reward"]
     changed = int((old.reindex(new.index).to_numpy() != new.to_numpy()).sum())
-    manifest = {k: v for k, v in bank.manifest.items() if k not in ("files", "features", "format")}
+    manifest = {k: v for k, v in bank.manifest.items() if k not in FILE_MANIFEST_KEYS}
     manifest["name"] = Path(out).name
     provenance = dict(manifest.get("provenance", {}))
     provenance["rescored_from"] = {"path": str(bank.path), "name": bank.name,
@@ -61,7 +61,8 @@ def rescore_bank(bank: Bank, task: TaskConfig, out: Path, *, workers: int = 1,
     write_bank(Path(out), manifest, bank.queries, scored)
     for name in bank.feature_names:
         producer = {k: v for k, v in bank.manifest["features"][name].items() if k != "dim"}
-        write_features(Path(out), name, np.asarray(bank.features(name)), producer)
+        write_features(Path(out), name, np.asarray(bank.features(name)), producer,
+                       storage=bank.feature_storage(name))
     return {"samples": len(scored), "changed": changed,
             "old_mean": float(bank.rewards["reward"].mean()), "new_mean": float(scored["reward"].mean())}
 

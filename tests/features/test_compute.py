@@ -175,3 +175,17 @@ def test_failure_before_the_first_chunk_leaves_the_bank_untouched(bank8: Path) -
         extract_features(bank8, FailsToLoad(), progress=False)
     assert not (bank8 / "features").exists()
     assert (bank8 / "manifest.json").read_bytes() == manifest
+
+
+def test_float16_storage_is_applied_when_the_matrix_is_written(bank21: Path) -> None:
+    """--storage float16: chunks stay float32 (resumption is unchanged), the bank's file is float16."""
+    run = extract_features(bank21, LetterCounts(), chunk_size=5, batch_size=2, progress=False,
+                           storage="float16")
+    assert np.load(run.path).dtype == np.float16
+    bank = load_bank(bank21)
+    assert bank.feature_storage("letter-counts") == "float16"
+    prompts = read_queries(bank21)["prompt"].tolist()   # small counts: exact in float16
+    np.testing.assert_array_equal(bank.features("letter-counts"),
+                                  np.array([expected_row(p) for p in prompts], dtype=np.float32))
+    with pytest.raises(FeatureExtractionError, match="storage 'float64'"):
+        extract_features(bank21, LetterCounts(), storage="float64", name="other", progress=False)

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 pytest.importorskip("llama_cpp")
 
-from bench.bank import load_bank  # noqa: E402
+from bench.bank import load_bank, write_features  # noqa: E402
 from bench.cli import main  # noqa: E402
 from bench.tasks import load_task  # noqa: E402
 from bench.verify.registry import VERIFIERS, instantiate  # noqa: E402
@@ -146,7 +148,12 @@ def test_shards_merge_into_the_clean_bank(clean_bank: Path, tmp_path: Path) -> N
 def test_verify_bank_rescores_and_counts_changes(clean_bank: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "rescored"
-    code = main(["verify", "--bank", str(clean_bank), "--out", str(out), "--workers", "1",
+    source = tmp_path / "source"          # the clean bank plus a float16 feature, which must carry over
+    shutil.copytree(clean_bank, source)
+    n_queries = len(load_bank(source).queries)
+    fixture_rows = np.linspace(-3, 3, n_queries * 2).reshape(n_queries, 2)
+    write_features(source, "fixture-rows", fixture_rows, {"extractor": "fixture"}, storage="float16")
+    code = main(["verify", "--bank", str(source), "--out", str(out), "--workers", "1",
                  "--verifier-option", "rule=last_two"])
     assert code == 0
     report = capsys.readouterr().out
@@ -159,7 +166,9 @@ def test_verify_bank_rescores_and_counts_changes(clean_bank: Path, tmp_path: Pat
     assert f"{changed} verdicts changed" in report
     bank = load_bank(out)
     assert list(bank.rewards["reward"]) == new
-    assert bank.manifest["provenance"]["rescored_from"]["manifest_sha256"] == load_bank(clean_bank).manifest_sha256
+    assert bank.manifest["provenance"]["rescored_from"]["manifest_sha256"] == load_bank(source).manifest_sha256
+    assert bank.feature_storage("fixture-rows") == "float16"
+    np.testing.assert_array_equal(bank.features("fixture-rows"), load_bank(source).features("fixture-rows"))
     assert bank.manifest["provenance"]["verifier"]["options"] == {"rule": "last_two"}
 
 
