@@ -88,6 +88,32 @@ def test_list_banks_of_a_task_without_banks_says_what_to_do(capsys: pytest.Captu
     assert "--task filters `bench list banks`" in capsys.readouterr().err
 
 
+def test_list_features_matches_the_files_on_disk(capsys: pytest.CaptureFixture[str]) -> None:
+    """One row per feature of every shipped bank; dim, storage and size read from the files themselves."""
+    import numpy as np
+
+    from bench.bank import available_banks, read_manifest
+    from bench.paths import tasks_root
+
+    assert main(["list", "features"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["task", "bank", "feature", "dim", "storage", "MiB", "extractor", "model"]
+    listed = {tuple(line.split()[:3]): line.split() for line in lines[2:]}
+    expected = set()
+    for task, bank in available_banks():
+        directory = tasks_root() / task / "banks" / bank
+        for name in read_manifest(directory).get("features", {}):
+            expected.add((task, bank, name))
+            array = np.load(directory / "features" / f"{name}.npy", mmap_mode="r")
+            row = listed[(task, bank, name)]
+            assert row[3:5] == [str(array.shape[1]), str(array.dtype)]
+            assert float(row[5]) == pytest.approx((directory / "features" / f"{name}.npy").stat().st_size / 2**20,
+                                                  abs=0.05)
+    assert set(listed) == expected and ("math", "pika-k50", "minilm") in listed
+    assert main(["list", "features", "--task", "numina"]) == 0     # no bank at all: say how to make one
+    assert capsys.readouterr().out.startswith("no bank for numina yet")
+
+
 def test_run_with_a_bank_path_that_does_not_exist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--task", "gsm8k", "--submission", "constant", "--bank", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err

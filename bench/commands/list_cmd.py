@@ -1,10 +1,11 @@
-"""``bench list tasks|banks|submissions``: what the project holds, as a readable table.
+"""``bench list tasks|banks|features|submissions``: what the project holds, as a readable table.
 
 Examples
 --------
     bench list tasks
     bench list banks                 # one row per (bank, decoder): queries, samples, mean and best reward
     bench list banks --task math
+    bench list features --task math  # one row per cached feature matrix: dims, storage, size, producer
     bench list submissions
 """
 
@@ -19,22 +20,23 @@ import yaml
 
 from bench.paths import submissions_root, tasks_root
 
-HELP = "list tasks, banks or submissions"
-WHAT = ("tasks", "banks", "submissions")
+HELP = "list tasks, banks, features or submissions"
+WHAT = ("tasks", "banks", "features", "submissions")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("what", choices=WHAT, help="what to list")
-    parser.add_argument("--task", default=None, help="banks: only this task's banks")
+    parser.add_argument("--task", default=None, help="banks, features: only this task's banks")
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.task is not None and args.what != "banks":
+    if args.task is not None and args.what not in ("banks", "features"):
         from bench.errors import HardbenchError
 
-        raise HardbenchError(f"--task filters `bench list banks`; `bench list {args.what}` lists everything")
-    if args.what == "banks":
-        headers, rows = bank_rows(args.task)
+        raise HardbenchError(f"--task filters `bench list banks` and `bench list features`; "
+                             f"`bench list {args.what}` lists everything")
+    if args.what in ("banks", "features"):
+        headers, rows = (bank_rows if args.what == "banks" else feature_rows)(args.task)
     else:
         headers, rows = {"tasks": task_rows, "submissions": submission_rows}[args.what]()
     print(format_table(headers, rows) if rows else _empty_message(args.what, args.task))
@@ -42,7 +44,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _empty_message(what: str, task: str | None) -> str:
-    if what == "banks":
+    if what == "features" and (task is None or _selected_banks(task)):
+        where = f"task {task}'s banks have" if task else "no shipped bank has"
+        return f"{where} no features: add some with `bench features --bank BANK --extractor minilm`"
+    if what in ("banks", "features"):
         from bench.bank import no_bank_message
 
         if task is not None:
@@ -96,19 +101,47 @@ def bank_rows(task: str | None = None) -> tuple[list[str], list[list[object]]]:
     best rewards over all the query's samples (pass@n for binary rewards: the ceiling best-of-k
     reaches on this bank).  A bank that does not load is shown with its error.
     """
-    from bench.bank import available_banks
-
     headers = ["task", "bank", "setting", "reward", "decoder", "role", "queries (test)", "samples/query",
                "mean reward", "best of all", "default bank"]
+    rows: list[list[object]] = []
+    for bank_task, bank in _selected_banks(task):
+        rows.extend(_decoder_rows(bank_task, bank))
+    return headers, rows
+
+
+def _selected_banks(task: str | None) -> list[tuple[str, str]]:
+    """(task, bank) of every shipped bank, or of ``task``'s (an unknown task is one clear error)."""
+    from bench.bank import available_banks
+
     if task is not None:
         from bench.tasks import load_task
 
-        load_task(task)   # an unknown task is one clear error naming the known ones
+        load_task(task)
+    return [(t, b) for t, b in available_banks() if task is None or t == task]
+
+
+def feature_rows(task: str | None = None) -> tuple[list[str], list[list[object]]]:
+    """One row per cached feature matrix of every shipped bank (or ``task``'s): its dimension, the
+    dtype it is stored in, its size on disk, and what made it (extractor spec, model id), read
+    from the manifest without loading the bank.  A manifest that does not read is shown with its error."""
+    from bench.bank import feature_storage, read_manifest
+    from bench.errors import HardbenchError
+
+    headers = ["task", "bank", "feature", "dim", "storage", "MiB", "extractor", "model"]
     rows: list[list[object]] = []
-    for bank_task, bank in available_banks():
-        if task is not None and bank_task != task:
+    for bank_task, bank in _selected_banks(task):
+        directory = tasks_root() / bank_task / "banks" / bank
+        try:
+            manifest = read_manifest(directory)
+        except HardbenchError as err:
+            rows.append([bank_task, bank, f"ERROR: {err}", "", "", "", "", ""])
             continue
-        rows.extend(_decoder_rows(bank_task, bank))
+        for name, entry in sorted(manifest.get("features", {}).items()):
+            path = directory / "features" / f"{name}.npy"
+            size = f"{path.stat().st_size / 2**20:.1f}" if path.is_file() else "missing"
+            model = entry.get("model", {})
+            rows.append([bank_task, bank, name, entry.get("dim", "?"), feature_storage(manifest, name), size,
+                         entry.get("extractor", "?"), model.get("id", "-") if isinstance(model, dict) else model])
     return headers, rows
 
 

@@ -1,4 +1,4 @@
-"""Feature extractors: turn a bank's prompts into cached float32 matrices (``features/<name>.npy``).
+"""Feature extractors: turn a bank's prompts into cached matrices (``features/<name>.npy``, read as float32).
 
 - :mod:`bench.features.base`      the extractor protocol, registry, spec parsing and feature names
 - :mod:`bench.features.models`    where models come from (PyPI-shipped local models, folders, hub)

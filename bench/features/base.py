@@ -134,8 +134,8 @@ def feature_name(spec: str, *, chat_template: bool = False) -> str:
     return f"{name}--chat" if chat_template else name
 
 
-#: Weight and activation types an LM extractor may compute in (``--dtype``); features are stored as
-#: float32 either way.
+#: Weight and activation types an LM extractor may compute in (``--dtype``); encode returns float32
+#: either way (the bank stores it as ``--storage`` says).
 LM_DTYPES = ("float32", "bfloat16")
 
 
