@@ -1,7 +1,7 @@
 """Which of a bank's cached features predicts difficulty best, for one probe? Paired, with intervals.
 
     python scripts/compare_features.py --task math --bank pika-k50 --submission logistic
-        [--features lm-last-hidden--gemma3-270m minilm ...] [--decoder D | --weak A --strong B]
+        [--features lm-last-hidden--gemma3-270m minilm ...] [--setting S] [--decoder D | --weak A --strong B]
         [--bootstrap 1000] [--seed 0] [--out DIR]
 
 For every feature (default: all of the bank's), the submission is run once with its ``feature``
@@ -63,6 +63,8 @@ def main() -> int:
     parser.add_argument("--submission", default="logistic")
     parser.add_argument("--features", nargs="+", default=None,
                         help="features to compare, the first is the reference (default: every feature of the bank)")
+    parser.add_argument("--setting", default=None, choices=("best_of_k", "routing"),
+                        help="score the bank in this setting (default: its own)")
     parser.add_argument("--decoder", default=None)
     parser.add_argument("--weak", default=None)
     parser.add_argument("--strong", default=None)
@@ -80,15 +82,16 @@ def main() -> int:
         for feature in features:
             folder = variant(args.submission, feature, Path(tmp))
             options = RunOptions(bank=str(bank.path), bootstrap=args.bootstrap, seed=args.seed, out_dir=out,
-                                 decoder=args.decoder, weak=args.weak, strong=args.strong)
+                                 setting=args.setting, decoder=args.decoder, weak=args.weak, strong=args.strong)
             print(f"running {args.submission} on {feature} ...", file=sys.stderr, flush=True)
             results[feature] = run_benchmark(args.task, str(folder), options)[1]
         reference = results[features[0]]
         print(f"{args.task}/{bank.name}, {args.submission}, decoders {reference['decoders']}, "
               f"{reference['n_queries']} test queries, {args.bootstrap} paired bootstrap replicates, seed {args.seed}")
-        key, label = headline(reference)
+        key = headline(reference)[0]
+        width = max(map(len, features))
         for feature in features:
-            line = f"  {feature:45s} {describe(results[feature])}"
+            line = f"  {feature:{width}s}  {describe(results[feature])}"
             if feature != features[0]:
                 d = compare_results(results[feature], reference, bank=bank.path).diff["online"][key]
                 verdict = ("better" if d["ci_low"] > 0 else "worse" if d["ci_high"] < 0 else "not significant")

@@ -69,6 +69,27 @@ def test_list_banks_shows_each_decoder_with_queries_samples_and_mean(capsys: pyt
     assert pika["Qwen2.5-Math-1.5B-Instruct@T0.6"][5] == "weak"
 
 
+def test_list_banks_split_restricts_every_column_to_that_split(capsys: pytest.CaptureFixture[str]) -> None:
+    """pika-k50's routing pair swaps places between MATH train and test (README): the per-split
+    means printed must be those of the split's queries, computed here from the bank directly."""
+    import numpy as np
+
+    from bench.bank import load_bank
+
+    bank = load_bank("pika-k50", "math")
+    for split in ("train", "test"):
+        assert main(["list", "banks", "--task", "math", "--split", split]) == 0
+        rows = {line.split()[4]: line.split() for line in capsys.readouterr().out.splitlines()[2:]
+                if line.split()[1] == "pika-k50"}
+        mask = bank.split_mask(split)
+        for decoder in ("Qwen2.5-Math-1.5B-Instruct@T0.6", "Qwen2.5-Math-7B-Instruct@T0.6"):
+            expected = np.nanmean(bank.reward_matrix(decoder).rewards[mask], axis=1).mean()
+            row = rows[decoder]
+            assert row[6] == str(int(mask.sum())) and row[9] == f"{expected:.3f}"
+    assert main(["list", "features", "--split", "test"]) == 2
+    assert "--split applies to `bench list banks`" in capsys.readouterr().err
+
+
 def test_list_banks_best_of_all_is_pass_at_n(capsys: pytest.CaptureFixture[str]) -> None:
     """CodeGen-16B on HumanEval (CodeT's 100 samples, our sandbox's labels): pass@1 22.1 %,
     pass@100 74.4 % (README); a one-sample routing decoder's best equals its mean."""

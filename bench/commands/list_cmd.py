@@ -5,6 +5,7 @@ Examples
     bench list tasks
     bench list banks                 # one row per (bank, decoder): queries, samples, mean and best reward
     bench list banks --task math
+    bench list banks --task math --split test   # the same statistics over the test queries only
     bench list features --task math  # one row per cached feature matrix: dims, storage, size, producer
     bench list submissions
 """
@@ -27,6 +28,8 @@ WHAT = ("tasks", "banks", "features", "submissions")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("what", choices=WHAT, help="what to list")
     parser.add_argument("--task", default=None, help="banks, features: only this task's banks")
+    parser.add_argument("--split", default=None, choices=("train", "val", "test"),
+                        help="banks: mean reward and best of all over this split's queries only")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,8 +38,14 @@ def run(args: argparse.Namespace) -> int:
 
         raise HardbenchError(f"--task filters `bench list banks` and `bench list features`; "
                              f"`bench list {args.what}` lists everything")
-    if args.what in ("banks", "features"):
-        headers, rows = (bank_rows if args.what == "banks" else feature_rows)(args.task)
+    if args.split is not None and args.what != "banks":
+        from bench.errors import HardbenchError
+
+        raise HardbenchError(f"--split applies to `bench list banks`, not `bench list {args.what}`")
+    if args.what == "banks":
+        headers, rows = bank_rows(args.task, args.split)
+    elif args.what == "features":
+        headers, rows = feature_rows(args.task)
     else:
         headers, rows = {"tasks": task_rows, "submissions": submission_rows}[args.what]()
     print(format_table(headers, rows) if rows else _empty_message(args.what, args.task))
@@ -92,20 +101,22 @@ def task_rows() -> tuple[list[str], list[list[object]]]:
     return headers, rows
 
 
-def bank_rows(task: str | None = None) -> tuple[list[str], list[list[object]]]:
+def bank_rows(task: str | None = None, split: str | None = None) -> tuple[list[str], list[list[object]]]:
     """One row per decoder of every bank under ``tasks/*/banks/`` (or ``task``'s banks).
 
     Per decoder: its role in the bank's defaults, the queries it has samples of (test ones in
     brackets), samples per query (a range when ragged), its mean reward over those queries
     (the mean of per-query means: the expected reward of one sample) and the mean of per-query
     best rewards over all the query's samples (pass@n for binary rewards: the ceiling best-of-k
-    reaches on this bank).  A bank that does not load is shown with its error.
+    reaches on this bank).  With ``split`` every column is over that split's queries only (e.g.
+    to see a decoder that does better on train than on test).  A bank that does not load is
+    shown with its error.
     """
     headers = ["task", "bank", "setting", "reward", "decoder", "role", "queries (test)", "samples/query",
                "mean reward", "best of all", "default bank"]
     rows: list[list[object]] = []
     for bank_task, bank in _selected_banks(task):
-        rows.extend(_decoder_rows(bank_task, bank))
+        rows.extend(_decoder_rows(bank_task, bank, split))
     return headers, rows
 
 
@@ -145,7 +156,7 @@ def feature_rows(task: str | None = None) -> tuple[list[str], list[list[object]]
     return headers, rows
 
 
-def _decoder_rows(task: str, bank_name: str) -> list[list[object]]:
+def _decoder_rows(task: str, bank_name: str, split: str | None = None) -> list[list[object]]:
     from bench.bank import load_bank
     from bench.errors import HardbenchError
 
@@ -155,11 +166,12 @@ def _decoder_rows(task: str, bank_name: str) -> list[list[object]]:
     except HardbenchError as err:
         return [[task, bank_name, f"ERROR: {err}", "", "", "", "", "", "", "", ""]]
     test = bank.split_mask("test")
+    chosen = bank.split_mask(split) if split else np.ones(len(test), dtype=bool)
     default = _default_mark(task, bank_name)
     rows = []
     for decoder in bank.decoders:
         matrix = bank.reward_matrix(decoder)
-        has = matrix.counts > 0
+        has = (matrix.counts > 0) & chosen
         means = np.nansum(matrix.rewards[has], axis=1) / matrix.counts[has]
         best = np.nanmax(matrix.rewards[has], axis=1) if has.any() else np.zeros(0)
         low, high = (int(matrix.counts[has].min()), int(matrix.counts[has].max())) if has.any() else (0, 0)
