@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create ./.venv (if missing) and install hardbench into it with the given extras.
 # Usage: scripts/setup_venv.sh [EXTRAS]   e.g. scripts/setup_venv.sh "all,test"
-# torch is pinned to 2.13.0 (a CPU wheel); nothing is downloaded from a model hub.
+# torch is pinned to 2.13.0 (a CPU wheel), and pandas/pyarrow/numpy to constraints.txt; nothing is
+# downloaded from a model hub.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
@@ -11,7 +12,8 @@ fi
 spec="."
 if [ -n "$extras" ]; then spec=".[${extras}]"; fi
 stamp=".venv/.hardbench-installed-$(echo "$extras" | tr ',' '-')"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
+  # constraints.txt pins what the shipped banks' bytes depend on (pandas, pyarrow, numpy)
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e "$spec"
   touch "$stamp"
 fi
