@@ -473,16 +473,23 @@ def _validate_features(directory: Path, manifest: Mapping[str, Any], n_queries: 
     if fmt not in FEATURES_FORMATS:
         raise BankFormatError(f"{where}: unsupported features_format {fmt!r}; this hardbench reads "
                               f"{' and '.join(map(repr, FEATURES_FORMATS))}")
-    for name in features:
+    for name, entry in features.items():
         rel = f"features/{name}.npy"
+        if not isinstance(entry, dict):
+            raise BankFormatError(f"{where}: feature {name!r} must be an object describing what made it, "
+                                  f"got {type(entry).__name__}")
         if rel not in manifest["files"]:
             raise BankFormatError(f"{where}: feature {name!r} has no checksum entry {rel!r} in files")
         storage = feature_storage(manifest, name)
         if storage not in FEATURE_STORAGE:
-            raise BankFormatError(f"{where}: feature {name!r} must name its storage, one of "
-                                  f"{list(FEATURE_STORAGE)} (features_format {fmt!r}); got {storage!r}")
+            what = "has no storage" if entry.get("storage") is None else f"has storage {storage!r}"
+            raise BankFormatError(f"{where}: feature {name!r} {what}; under features_format {fmt!r} each "
+                                  f"feature names one of {list(FEATURE_STORAGE)}")
         array = np.load(directory / rel, mmap_mode="r")
-        if array.dtype != np.dtype(storage) or array.ndim != 2 or array.shape[0] != n_queries:
+        if array.dtype != np.dtype(storage):
+            raise BankFormatError(f"{directory / rel}: stored as {array.dtype}, but the manifest declares "
+                                  f"{storage} (features_format {fmt!r})")
+        if array.ndim != 2 or array.shape[0] != n_queries:
             raise BankFormatError(f"{directory / rel}: expected {storage} of shape ({n_queries}, d), "
                                   f"got {array.dtype} {array.shape}")
 
@@ -594,6 +601,7 @@ def _features_to_keep(directory: Path, manifest: dict[str, Any], queries_sha256:
         return {}
     kept = {k: v for k, v in old.get("files", {}).items()
             if k.startswith("features/") and (directory / k).is_file()}
+    manifest.pop("features_format", None)   # the kept files' format is the old manifest's, not the caller's
     old_v2 = old.get("features_format", FEATURES_FORMAT) == FEATURES_FORMAT_V2
     for rel in kept:
         name = rel[len("features/"):-len(".npy")]
@@ -635,8 +643,9 @@ def write_features(bank_dir: Path, name: str, matrix: np.ndarray, producer: Mapp
     with np.errstate(over="ignore"):
         array = array.astype(storage)
     if not np.isfinite(array).all():
+        hint = "; store them as float32" if storage == "float16" else ""
         raise BankFormatError(f"features {name!r}: values beyond {storage}'s range "
-                              f"(|x| > {float(np.finfo(storage).max):g}); store them as float32")
+                              f"(|x| > {float(np.finfo(storage).max):g}){hint}")
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     data = buffer.getvalue()
@@ -668,12 +677,18 @@ def _record_storage(manifest: dict[str, Any], entry: dict[str, Any], storage: st
     entry["storage"] = storage
 
 
+def feature_producer(manifest: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """What made feature ``name``, as :func:`write_features` takes it: its manifest entry without
+    the fields ``write_features`` derives itself (``dim``, ``storage``)."""
+    return {k: v for k, v in manifest["features"][name].items() if k not in ("dim", "storage")}
+
+
 def recast_features(bank_dir: Path, name: str, storage: str) -> Path:
     """Store a bank's feature ``name`` in another dtype (e.g. float32 -> float16), keeping its
     producer record: the values are the stored ones, rounded, not recomputed."""
     bank = load_bank(bank_dir)
-    producer = {k: v for k, v in bank.manifest["features"].get(name, {}).items() if k != "dim"}
-    return write_features(bank_dir, name, bank.features(name), producer, storage=storage)
+    matrix = bank.features(name)   # an unknown name is one clear UnknownNameError
+    return write_features(bank_dir, name, matrix, feature_producer(bank.manifest, name), storage=storage)
 
 
 @contextmanager

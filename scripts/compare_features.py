@@ -74,8 +74,13 @@ def main() -> int:
     args = parser.parse_args()
     bank = load_bank(resolve_bank_dir(args.bank, args.task))
     features = args.features or bank.feature_names
-    if len(features) < 2:
-        parser.error(f"bank {bank.name!r} has {len(features)} feature(s) to compare: {features}")
+    unknown = [f for f in features if f not in bank.feature_names]
+    if unknown:   # before any run, not minutes into one
+        parser.error(f"bank {bank.name!r} has no features {unknown}; available: {bank.feature_names}")
+    if len(set(features)) != len(features) or len(features) < 2:
+        parser.error(f"give two or more distinct features to compare, got {features}")
+    if args.bootstrap < 1:
+        parser.error("--bootstrap must be >= 1: the comparison is a paired bootstrap")
     with tempfile.TemporaryDirectory(prefix="compare-features-") as tmp:
         out = args.out or Path(tmp) / "results"
         results = {}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create ./.venv (if missing) and install hardbench into it with the given extras.
 # Usage: scripts/setup_venv.sh [EXTRAS]   e.g. scripts/setup_venv.sh "all,test"
-# torch is pinned to 2.13.0 (a CPU wheel), and pandas/pyarrow/numpy to constraints.txt; nothing is
+# torch 2.13.0 (a CPU wheel) is pinned in pyproject.toml's extras, pandas/pyarrow/numpy in constraints.txt; nothing is
 # downloaded from a model hub.
 set -euo pipefail
 cd "$(dirname "$0")/.."

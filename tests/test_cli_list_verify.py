@@ -475,3 +475,24 @@ def test_verify_hh_with_a_reward_model(tmp_path: Path, tiny_random_deberta_rm: P
     direct = verify_batch(scorer, [r["sample"] for r in rows], [by_id[r["query_id"]] for r in rows])
     assert [r["reward"] for r in labeled] == pytest.approx([v.reward for v in direct], abs=1e-5)
     assert len({round(r["reward"], 6) for r in labeled}) > 1
+
+
+def test_list_features_shows_a_malformed_manifest_as_an_error_row(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.core.fixtures import fixture_bank
+
+    monkeypatch.setenv("HARDBENCH_ROOT", str(tmp_path))
+    good = fixture_bank(tmp_path / "tasks" / "t" / "banks" / "good", n_queries=4, n_samples=2)
+    assert main(["list", "features"]) == 0
+    assert capsys.readouterr().out.startswith("no shipped bank has features: add some")
+    bad = fixture_bank(tmp_path / "tasks" / "t" / "banks" / "bad", n_queries=4, n_samples=2)
+    manifest = json.loads((bad / "manifest.json").read_text())
+    manifest["features"] = {"emb": "oops"}
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    from bench.bank import write_features
+    import numpy as np
+
+    write_features(good, "emb", np.ones((4, 2)), {"extractor": "fixture"})
+    assert main(["list", "features"]) == 0
+    rows = {line.split()[1]: line for line in capsys.readouterr().out.splitlines()[2:]}
+    assert "ERROR:" in rows["bad"] and rows["good"].split()[2:5] == ["emb", "2", "float32"]

@@ -28,7 +28,8 @@ WHAT = ("tasks", "banks", "features", "submissions")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("what", choices=WHAT, help="what to list")
     parser.add_argument("--task", default=None, help="banks, features: only this task's banks")
-    parser.add_argument("--split", default=None, choices=("train", "val", "test"),
+    parser.add_argument("--split", default=None, choices=("train", "val", "test"),   # bench.bank.SPLITS,
+                        # spelled out: importing bench.bank here would load pandas for every `bench list`
                         help="banks: mean reward and best of all over this split's queries only")
 
 
@@ -53,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _empty_message(what: str, task: str | None) -> str:
-    if what == "features" and (task is None or _selected_banks(task)):
-        where = f"task {task}'s banks have" if task else "no shipped bank has"
-        return f"{where} no features: add some with `bench features --bank BANK --extractor minilm`"
+    if what == "features" and _selected_banks(task):
+        where = f"no bank of task {task} has" if task else "no shipped bank has"
+        return f"{where} features: add some with `bench features --bank BANK --extractor minilm`"
     if what in ("banks", "features"):
         from bench.bank import no_bank_message
 
@@ -135,7 +136,6 @@ def feature_rows(task: str | None = None) -> tuple[list[str], list[list[object]]
     """One row per cached feature matrix of every shipped bank (or ``task``'s): its dimension, the
     dtype it is stored in, its size on disk, and what made it (extractor spec, model id), read
     from the manifest without loading the bank.  A manifest that does not read is shown with its error."""
-    from bench.bank import feature_storage, read_manifest
     from bench.errors import HardbenchError
 
     headers = ["task", "bank", "feature", "dim", "storage", "MiB", "extractor", "model"]
@@ -143,17 +143,25 @@ def feature_rows(task: str | None = None) -> tuple[list[str], list[list[object]]
     for bank_task, bank in _selected_banks(task):
         directory = tasks_root() / bank_task / "banks" / bank
         try:
-            manifest = read_manifest(directory)
-        except HardbenchError as err:
+            rows.extend([bank_task, bank, *row] for row in _feature_rows_of(directory))
+        except (HardbenchError, AttributeError, TypeError) as err:   # a malformed manifest: say so, go on
             rows.append([bank_task, bank, f"ERROR: {err}", "", "", "", "", ""])
-            continue
-        for name, entry in sorted(manifest.get("features", {}).items()):
-            path = directory / "features" / f"{name}.npy"
-            size = f"{path.stat().st_size / 2**20:.1f}" if path.is_file() else "missing"
-            model = entry.get("model", {})
-            rows.append([bank_task, bank, name, entry.get("dim", "?"), feature_storage(manifest, name), size,
-                         entry.get("extractor", "?"), model.get("id", "-") if isinstance(model, dict) else model])
     return headers, rows
+
+
+def _feature_rows_of(directory: Path) -> list[list[object]]:
+    """[feature, dim, storage, MiB, extractor, model] of one bank's manifest."""
+    from bench.bank import feature_storage, read_manifest
+
+    manifest = read_manifest(directory)
+    rows: list[list[object]] = []
+    for name, entry in sorted(manifest.get("features", {}).items()):
+        path = directory / "features" / f"{name}.npy"
+        size = f"{path.stat().st_size / 2**20:.1f}" if path.is_file() else "missing"
+        model = entry.get("model", {})
+        rows.append([name, entry.get("dim", "?"), feature_storage(manifest, name), size,
+                     entry.get("extractor", "?"), model.get("id", "-") if isinstance(model, dict) else model])
+    return rows
 
 
 def _decoder_rows(task: str, bank_name: str, split: str | None = None) -> list[list[object]]:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.bank import FILE_MANIFEST_KEYS, Bank, load_bank, write_features
+from bench.bank import FILE_MANIFEST_KEYS, Bank, feature_producer, load_bank, write_features
 from bench.errors import HardbenchError
 from bench.generate.pipeline import GenerateError, score_responses, verifier_provenance, write_bank
 from bench.tasks import TaskConfig, load_task
@@ -60,8 +60,7 @@ def rescore_bank(bank: Bank, task: TaskConfig, out: Path, *, workers: int = 1,
     manifest["provenance"] = provenance
     write_bank(Path(out), manifest, bank.queries, scored)
     for name in bank.feature_names:
-        producer = {k: v for k, v in bank.manifest["features"][name].items() if k != "dim"}
-        write_features(Path(out), name, np.asarray(bank.features(name)), producer,
+        write_features(Path(out), name, np.asarray(bank.features(name)), feature_producer(bank.manifest, name),
                        storage=bank.feature_storage(name))
     return {"samples": len(scored), "changed": changed,
             "old_mean": float(bank.rewards["reward"].mean()), "new_mean": float(scored["reward"].mean())}

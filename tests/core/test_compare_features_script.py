@@ -34,3 +34,15 @@ def test_an_informative_feature_beats_pure_noise(tmp_path: Path) -> None:
     assert noisy.split()[0] == "fixture-pure-noise" and noisy.endswith("(worse)")
     written = sorted(p.name for p in (tmp_path / "results").rglob("*.json"))
     assert written == ["logistic[fixture-noisy-difficulty].json", "logistic[fixture-pure-noise].json"]
+
+
+def test_bad_feature_lists_are_refused_before_any_run(tmp_path: Path) -> None:
+    bank_dir = make_bank(tmp_path / "bank", n_queries=60)
+    script = str(project_root() / "scripts" / "compare_features.py")
+    for features, message in ((["fixture-noisy-difficulty", "nope"], "no features ['nope']"),
+                              (["fixture-noisy-difficulty", "fixture-noisy-difficulty"], "two or more distinct")):
+        out = subprocess.run([sys.executable, script, "--task", "math", "--bank", str(bank_dir),
+                              "--features", *features, "--out", str(tmp_path / "results")],
+                             capture_output=True, text=True, timeout=120, cwd=project_root())
+        assert out.returncode == 2 and message in out.stderr
+        assert not (tmp_path / "results").exists()

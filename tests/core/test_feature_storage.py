@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.bank import (FEATURES_FORMAT_V2, load_bank, recast_features, save_bank, write_features)
+from bench.bank import (FEATURES_FORMAT_V2, FILE_MANIFEST_KEYS, load_bank, recast_features, save_bank,
+                        write_features)
 from bench.cli import main
 from bench.errors import BankFormatError, UnknownNameError
 from bench.fileio import sha256_file
@@ -92,8 +93,7 @@ def test_recast_keeps_the_producer_and_rounds_the_stored_values(bank_dir):
 def test_rebuilding_keeps_float16_features_and_their_format(bank_dir):
     write_features(bank_dir, "emb", hidden_like(), {"extractor": "test"}, storage="float16")
     bank = load_bank(bank_dir)
-    manifest = {k: v for k, v in bank.manifest.items()
-                if k not in ("files", "features", "features_format")}
+    manifest = {k: v for k, v in bank.manifest.items() if k not in FILE_MANIFEST_KEYS}
     save_bank(bank_dir, manifest, bank.queries, bank.rewards.assign(reward=0.0))
     again = load_bank(bank_dir)
     assert again.manifest["features_format"] == FEATURES_FORMAT_V2
@@ -117,10 +117,10 @@ def tamper(bank_dir: Path, manifest_update: dict | None = None, entry_update: di
     ("unknown format", "float32", dict(manifest_update={"features_format": "hardbench-features/9"}),
      "unsupported features_format 'hardbench-features/9'"),
     ("format 1 with a float16 file", "float32", dict(array=np.ones((N, 3), dtype=np.float16)),
-     "expected float32 of shape"),
-    ("format 2 without storage", "float16", dict(entry_update={"storage": None}), "must name its storage"),
+     "stored as float16, but the manifest declares float32"),
+    ("format 2 without storage", "float16", dict(entry_update={"storage": None}), "has no storage"),
     ("format 2, storage not the file's dtype", "float16", dict(entry_update={"storage": "float32"}),
-     "expected float32 of shape"),
+     "stored as float16, but the manifest declares float32"),
 ])
 def test_bad_feature_storage_is_one_clear_error(bank_dir, case, storage, change, message):
     write_features(bank_dir, "emb", np.ones((N, 3)), {}, storage=storage)
@@ -133,5 +133,46 @@ def test_bench_features_recast_command(bank_dir, capsys):
     write_features(bank_dir, "emb", hidden_like(dim=256), {"extractor": "test"})
     assert main(["features", "--bank", str(bank_dir), "--recast", "emb", "--storage", "float16"]) == 0
     out = capsys.readouterr().out
-    assert "emb: float16 ->" in out and "as float32" in out
+    assert "emb: float16 ->" in out and "MiB on disk" in out
     assert load_bank(bank_dir).feature_storage("emb") == "float16"
+
+
+def test_a_feature_entry_that_is_not_an_object_is_one_clear_error(bank_dir):
+    write_features(bank_dir, "emb", np.ones((N, 3)), {}, storage="float16")
+    manifest = manifest_of(bank_dir)
+    manifest["features"]["emb"] = "oops"
+    (bank_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BankFormatError, match="feature 'emb' must be an object"):
+        load_bank(bank_dir)
+
+
+def test_a_stale_format_key_from_the_caller_does_not_break_a_format_1_rebuild(bank_dir):
+    """The kept files decide the features format, not a features_format the caller left in."""
+    write_features(bank_dir, "emb", np.ones((N, 3)), {"extractor": "test"})   # format 1
+    bank = load_bank(bank_dir)
+    manifest = {k: v for k, v in bank.manifest.items() if k not in ("files", "features")}
+    manifest["features_format"] = FEATURES_FORMAT_V2
+    save_bank(bank_dir, manifest, bank.queries, bank.rewards)
+    again = load_bank(bank_dir)
+    assert "features_format" not in again.manifest and again.feature_storage("emb") == "float32"
+
+
+def test_float32_overflow_names_no_float32_advice(bank_dir):
+    values = np.ones((N, 3))
+    values[0, 0] = 1e300
+    with pytest.raises(BankFormatError, match="beyond float32's range") as err:
+        write_features(bank_dir, "emb", values, {})
+    assert "store them as float32" not in str(err.value)
+
+
+def test_recast_needs_storage_checks_every_name_first_and_keeps_storage_on_overwrite(bank_dir, capsys):
+    write_features(bank_dir, "emb", hidden_like(), {"extractor": "test"})
+    assert main(["features", "--bank", str(bank_dir), "--recast", "emb"]) == 2
+    assert "--recast needs --storage" in capsys.readouterr().err
+    before = (bank_dir / "manifest.json").read_bytes()
+    assert main(["features", "--bank", str(bank_dir), "--recast", "emb", "nope", "--storage", "float16"]) == 2
+    assert "no features ['nope']" in capsys.readouterr().err
+    assert (bank_dir / "manifest.json").read_bytes() == before      # nothing rewritten
+    assert main(["features", "--bank", str(bank_dir), "--recast", "emb", "--storage", "float32"]) == 0
+    assert "already float32, left as it is" in capsys.readouterr().out
+    assert (bank_dir / "manifest.json").read_bytes() == before
