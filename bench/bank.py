@@ -456,10 +456,15 @@ def validate_counts(path: Path, counts: pd.DataFrame, queries: pd.DataFrame,
     _require_some_samples(path, counts, queries)
 
 
+def features_format(manifest: Mapping[str, Any]) -> str:
+    """The bank's features format: its ``features_format``, format 1 when it names none."""
+    return str(manifest.get("features_format", FEATURES_FORMAT))
+
+
 def feature_storage(manifest: Mapping[str, Any], name: str) -> str:
     """The on-disk dtype of feature ``name``: its entry's ``storage`` under features format 2,
     float32 under format 1 (where every feature is float32)."""
-    if manifest.get("features_format", FEATURES_FORMAT) == FEATURES_FORMAT:
+    if features_format(manifest) == FEATURES_FORMAT:
         return "float32"
     return str(manifest["features"][name].get("storage"))
 
@@ -469,7 +474,7 @@ def _validate_features(directory: Path, manifest: Mapping[str, Any], n_queries: 
     where = directory / "manifest.json"
     if not isinstance(features, dict):
         raise BankFormatError(f"{where}: features must be an object")
-    fmt = manifest.get("features_format", FEATURES_FORMAT)
+    fmt = features_format(manifest)
     if fmt not in FEATURES_FORMATS:
         raise BankFormatError(f"{where}: unsupported features_format {fmt!r}; this hardbench reads "
                               f"{' and '.join(map(repr, FEATURES_FORMATS))}")
@@ -602,7 +607,7 @@ def _features_to_keep(directory: Path, manifest: dict[str, Any], queries_sha256:
     kept = {k: v for k, v in old.get("files", {}).items()
             if k.startswith("features/") and (directory / k).is_file()}
     manifest.pop("features_format", None)   # the kept files' format is the old manifest's, not the caller's
-    old_v2 = old.get("features_format", FEATURES_FORMAT) == FEATURES_FORMAT_V2
+    old_v2 = features_format(old) == FEATURES_FORMAT_V2
     for rel in kept:
         name = rel[len("features/"):-len(".npy")]
         if name in old.get("features", {}):
@@ -668,9 +673,9 @@ def _record_storage(manifest: dict[str, Any], entry: dict[str, Any], storage: st
     """Record a new feature entry's storage: nothing for float32 under features format 1; else
     the bank is (or moves to) format 2, where every entry names its storage (the existing ones,
     all float32 under format 1, get ``"storage": "float32"``)."""
-    if storage == "float32" and manifest.get("features_format", FEATURES_FORMAT) == FEATURES_FORMAT:
-        return
-    if manifest.get("features_format", FEATURES_FORMAT) == FEATURES_FORMAT:
+    if features_format(manifest) == FEATURES_FORMAT:
+        if storage == "float32":
+            return
         for other in manifest.get("features", {}).values():
             other.setdefault("storage", "float32")
     manifest["features_format"] = FEATURES_FORMAT_V2

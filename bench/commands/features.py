@@ -68,15 +68,11 @@ def run(args: argparse.Namespace) -> int:
         hf_logging.disable_progress_bar()  # also hide "Loading weights" / GGUF conversion bars
     extractor = make_extractor(args.extractor, device=args.device, chat_template=args.chat_template,
                                max_tokens=args.max_tokens, dtype=args.dtype)
-    name = args.name or extractor.name
-    manifest = read_manifest(bank_dir)
-    storage = args.storage or (feature_storage(manifest, name) if name in manifest.get("features", {})
-                               else "float32")
     result = extract_features(bank_dir, extractor, chunk_size=args.chunk_size, batch_size=args.batch_size,
                               name=args.name, overwrite=args.overwrite, progress=not args.no_progress,
-                              storage=storage)
+                              storage=args.storage)
     reused = f", {result.chunks_reused}/{result.chunks_total} chunks resumed" if result.chunks_reused else ""
-    print(f"{result.name}: {result.shape[0]} x {result.shape[1]} {storage} -> {result.path}{reused}")
+    print(f"{result.name}: {result.shape[0]} x {result.shape[1]} {result.storage} -> {result.path}{reused}")
     return 0
 
 

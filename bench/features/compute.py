@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.bank import FEATURE_STORAGE, read_manifest, read_queries, write_features
+from bench.bank import FEATURE_STORAGE, feature_storage, read_manifest, read_queries, write_features
 from bench.features.base import FeatureExtractionError, FeatureExtractor
 from bench.fileio import atomic_write_bytes, atomic_write_json, sha256_file
 
@@ -48,6 +48,8 @@ class FeatureRun:
         ``(n_queries, dim)``.
     chunks_total, chunks_reused : int
         Number of chunks, and how many were found finished from an interrupted run.
+    storage : str
+        The dtype the matrix was stored in (``float32`` or ``float16``).
     """
 
     name: str
@@ -55,6 +57,7 @@ class FeatureRun:
     shape: tuple[int, int]
     chunks_total: int
     chunks_reused: int
+    storage: str
 
 
 def partial_dir(bank_dir: Path, name: str) -> Path:
@@ -116,7 +119,7 @@ def _remove_partial(bank_dir: Path, folder: Path) -> None:
 
 def extract_features(bank_dir: Path, extractor: FeatureExtractor, *, chunk_size: int = 256,
                      batch_size: int = 16, name: str | None = None, overwrite: bool = False,
-                     progress: bool = True, storage: str = "float32",
+                     progress: bool = True, storage: str | None = None,
                      after_chunk: Callable[[int], None] | None = None) -> FeatureRun:
     """Encode every prompt of a bank with ``extractor`` and add the matrix to the bank.
 
@@ -136,10 +139,11 @@ def extract_features(bank_dir: Path, extractor: FeatureExtractor, *, chunk_size:
         Replace a feature of the same name already in the bank (otherwise that is an error).
     progress : bool
         Show a tqdm progress bar (prompts done) on stderr.
-    storage : str
+    storage : str or None
         The dtype written to the bank: ``float32``, or ``float16`` for half the bytes (see
-        :func:`bench.bank.write_features`).  Chunks are float32 either way, so it does not
-        change what a resumed run reuses.
+        :func:`bench.bank.write_features`); None: the replaced feature's storage with
+        ``overwrite``, else float32.  Chunks are float32 either way, so it does not change what a
+        resumed run reuses.
     after_chunk : callable or None
         Called with the chunk index after each newly computed chunk is saved (a hook for
         monitoring; the tests use it to simulate an interruption).
@@ -151,7 +155,7 @@ def extract_features(bank_dir: Path, extractor: FeatureExtractor, *, chunk_size:
     from tqdm import tqdm
 
     bank_dir = Path(bank_dir)
-    if storage not in FEATURE_STORAGE:   # refused before hours of encoding, not after
+    if storage is not None and storage not in FEATURE_STORAGE:   # refused before hours of encoding
         raise FeatureExtractionError(f"storage {storage!r} is not one of {list(FEATURE_STORAGE)}")
     if chunk_size < 1 or batch_size < 1:
         raise FeatureExtractionError(f"chunk size and batch size must be >= 1, got {chunk_size} "
@@ -164,6 +168,8 @@ def extract_features(bank_dir: Path, extractor: FeatureExtractor, *, chunk_size:
     if name in manifest.get("features", {}) and not overwrite:
         raise FeatureExtractionError(f"{bank_dir}: already has features {name!r}; pass --overwrite "
                                      "to recompute them")
+    if storage is None:
+        storage = feature_storage(manifest, name) if name in manifest.get("features", {}) else "float32"
     prompts = read_queries(bank_dir)["prompt"].tolist()
     n_chunks = -(-len(prompts) // chunk_size)
     state = {"format": PARTIAL_FORMAT, "name": name, "spec": extractor.spec,
@@ -192,7 +198,7 @@ def extract_features(bank_dir: Path, extractor: FeatureExtractor, *, chunk_size:
     path = write_features(bank_dir, name, matrix, state["producer"], storage=storage)
     _remove_partial(bank_dir, folder)
     return FeatureRun(name=name, path=path, shape=(int(matrix.shape[0]), int(matrix.shape[1])),
-                      chunks_total=n_chunks, chunks_reused=reused)
+                      chunks_total=n_chunks, chunks_reused=reused, storage=storage)
 
 
 def _encode_chunk(extractor: FeatureExtractor, texts: list[str], batch_size: int,

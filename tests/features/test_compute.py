@@ -189,3 +189,15 @@ def test_float16_storage_is_applied_when_the_matrix_is_written(bank21: Path) -> 
                                   np.array([expected_row(p) for p in prompts], dtype=np.float32))
     with pytest.raises(FeatureExtractionError, match="storage 'float64'"):
         extract_features(bank21, LetterCounts(), storage="float64", name="other", progress=False)
+
+
+def test_overwrite_keeps_the_replaced_features_storage_unless_told(bank21: Path) -> None:
+    first = extract_features(bank21, LetterCounts(), chunk_size=5, progress=False, storage="float16")
+    assert first.storage == "float16"
+    again = extract_features(bank21, LetterCounts(version=2), chunk_size=5, progress=False, overwrite=True)
+    assert again.storage == "float16" and np.load(again.path).dtype == np.float16
+    told = extract_features(bank21, LetterCounts(version=3), chunk_size=5, progress=False, overwrite=True,
+                            storage="float32")
+    assert told.storage == "float32" and load_bank(bank21).feature_storage("letter-counts") == "float32"
+    fresh = extract_features(bank21, LetterCounts(), chunk_size=5, progress=False, name="other")
+    assert fresh.storage == "float32"
